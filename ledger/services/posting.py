@@ -1,0 +1,142 @@
+"""Posting: the only way money moves. Operations, entries and balances change together."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ledger.currencies import check_currency, parse_amount
+from ledger.db import update_rows
+from ledger.exceptions import (
+    AccountMissing,
+    IdempotencyConflict,
+    InsufficientFunds,
+    UnbalancedOperation,
+)
+from ledger.models import USER_WALLET_KINDS, Account, LedgerEntry, Operation
+
+
+@dataclass(frozen=True)
+class Leg:
+    account_id: int
+    amount: Decimal  # signed: negative debits the account's balance, positive credits it
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    type: str
+    currency: str
+    amount: Decimal
+    idempotency_key: str
+    legs: tuple[Leg, ...]
+    user_id: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    operation_ids: tuple[uuid.UUID, ...]
+    entries_count: int
+
+
+def lock_accounts(*, account_ids: Sequence[int]) -> dict[int, Account]:
+    """SELECT ... FOR UPDATE in ascending id order, so concurrent postings never deadlock."""
+    accounts = Account.objects.select_for_update().filter(pk__in=set(account_ids)).order_by("pk")
+    return {account.pk: account for account in accounts}
+
+
+def _check_spec(spec: OperationSpec) -> None:
+    check_currency(spec.currency)
+    parse_amount(spec.amount, spec.currency)
+    if len(spec.legs) < 2:
+        raise UnbalancedOperation(f"operation {spec.idempotency_key} needs at least two legs")
+    if sum((leg.amount for leg in spec.legs), Decimal(0)) != 0:
+        raise UnbalancedOperation(f"operation {spec.idempotency_key}: legs do not sum to zero")
+    for leg in spec.legs:
+        parse_amount(abs(leg.amount), spec.currency)
+
+
+@transaction.atomic
+def post_operations(*, specs: Sequence[OperationSpec], at: datetime | None = None) -> PostingResult:
+    """Post many operations at once: one INSERT for operations, one for entries, one
+    UPDATE for balances. Raises InsufficientFunds before writing if any user wallet
+    would go negative (the CHECK constraint is the last line of defence)."""
+    if not specs:
+        return PostingResult(operation_ids=(), entries_count=0)
+    for spec in specs:
+        _check_spec(spec)
+    accounts = lock_accounts(account_ids=[leg.account_id for spec in specs for leg in spec.legs])
+    deltas: dict[int, Decimal] = defaultdict(Decimal)
+    for spec in specs:
+        for leg in spec.legs:
+            account = accounts.get(leg.account_id)
+            if account is None or account.currency != spec.currency:
+                raise AccountMissing(f"account {leg.account_id} does not exist in {spec.currency}")
+            deltas[leg.account_id] += leg.amount
+    new_balances = []
+    for account_id in sorted(deltas):
+        account = accounts[account_id]
+        balance = account.balance + deltas[account_id]
+        if balance < 0 and account.kind in USER_WALLET_KINDS:
+            raise InsufficientFunds(
+                f"account {account_id} ({account.kind} {account.currency}) has {account.balance}, "
+                f"needs {-deltas[account_id]}",
+                account_id=account_id,
+            )
+        new_balances.append((account_id, balance))
+
+    created_at = at or timezone.now()
+    Operation.objects.bulk_create(
+        [
+            Operation(
+                id=spec.id,
+                type=spec.type,
+                user_id=spec.user_id,
+                currency=spec.currency,
+                amount=spec.amount,
+                operation_metadata=dict(spec.metadata),
+                idempotency_key=spec.idempotency_key,
+                created_at=created_at,
+            )
+            for spec in specs
+        ]
+    )
+    entries = [
+        LedgerEntry(
+            operation_id=spec.id,
+            account_id=leg.account_id,
+            currency=spec.currency,
+            amount=leg.amount,
+        )
+        for spec in specs
+        for leg in spec.legs
+    ]
+    LedgerEntry.objects.bulk_create(entries)
+    update_rows(Account, key="id", fields=["balance"], rows=new_balances)
+    return PostingResult(operation_ids=tuple(spec.id for spec in specs), entries_count=len(entries))
+
+
+def post_operation(*, spec: OperationSpec, at: datetime | None = None) -> tuple[Operation, bool]:
+    """Post one operation, idempotently: the same key returns the existing operation
+    (created=False); the same key for a different movement raises IdempotencyConflict."""
+    with transaction.atomic():
+        existing = Operation.objects.filter(idempotency_key=spec.idempotency_key).first()
+        if existing is None:
+            post_operations(specs=[spec], at=at)
+            return Operation.objects.get(pk=spec.id), True
+    same = (existing.type, existing.currency, existing.amount, existing.user_id) == (
+        spec.type,
+        spec.currency,
+        spec.amount,
+        spec.user_id,
+    )
+    if not same:
+        raise IdempotencyConflict(f"idempotency key {spec.idempotency_key!r} was used for another operation")
+    return existing, False

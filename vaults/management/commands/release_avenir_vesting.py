@@ -1,0 +1,73 @@
+"""python manage.py release_avenir_vesting [--as-of YYYY-MM-DD] [--currency AED] [--dry-run]
+
+Stdout: only the runbook's JSON. Stderr: JSON log lines (and a progress bar on a TTY).
+Exit codes: 0 clean, 1 when errors_count > 0, 2 for bad usage.
+"""
+
+import getpass
+import json
+import sys
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from vaults.exceptions import USAGE_ERRORS
+from vaults.models import ReleaseTrigger
+from vaults.services.release import release_matured_lots
+
+
+def parse_day(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"invalid {flag} {value!r}: expected a date as YYYY-MM-DD", returncode=2) from None
+
+
+class Command(BaseCommand):
+    help = "Release the AVENIR vesting lots that matured on or before --as-of (default: today, UTC)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--as-of", help="business date YYYY-MM-DD (default: today's UTC date)")
+        parser.add_argument("--currency", default="AED", help="vault currency (default: AED)")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="report what would happen; write nothing",
+        )
+        parser.add_argument("--chunk-size", type=int, default=None, help="lots per transaction")
+
+    def handle(self, *args, **options):
+        as_of = parse_day(options["as_of"], "--as-of") if options["as_of"] else None
+        bar = tqdm(
+            total=0,
+            unit="lot",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty(),
+            desc="release",
+        )
+
+        def progress(done: int, total: int) -> None:
+            bar.total = max(total, done)
+            bar.update(done - bar.n)
+
+        try:
+            summary = release_matured_lots(
+                currency=options["currency"].upper(),
+                as_of=as_of,
+                dry_run=options["dry_run"],
+                trigger=ReleaseTrigger.CLI,
+                actor=f"cli:{getpass.getuser()}",
+                chunk_size=options["chunk_size"],
+                on_progress=progress,
+            )
+        except USAGE_ERRORS as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        finally:
+            bar.close()
+        self.stdout.write(json.dumps(summary.to_runbook_json(), indent=2))
+        if summary.exit_code:
+            raise CommandError(
+                f"{summary.errors_count} lot(s) failed; see summary.errors",
+                returncode=summary.exit_code,
+            )

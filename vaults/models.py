@@ -1,0 +1,145 @@
+"""Vaults, vesting lots and the history of release runs."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from ledger.models import Operation, amount_field
+
+AVENIR_CODE = "AVENIR"
+
+
+class Vault(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=16)
+    product_label = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3)
+    vesting_days = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "vaults"
+        constraints = [models.UniqueConstraint(fields=["code", "currency"], name="vault_unique_code_currency")]
+
+    def __str__(self) -> str:
+        return f"{self.product_label} ({self.currency})"
+
+
+class LotStatus(models.TextChoices):
+    VESTED = "VESTED", "Vested (locked)"
+    RELEASED = "RELEASED", "Released"
+
+
+class VestingLot(models.Model):
+    """One vault deposit, locked until its release_day."""
+
+    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="lots")
+    vault_code = models.CharField(max_length=16)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vesting_lots")
+    currency = models.CharField(max_length=3)
+    amount = amount_field()
+    released_amount = amount_field(default=0)
+    deposit_day = models.DateField()
+    release_day = models.DateField()
+    status = models.CharField(max_length=16, choices=LotStatus.choices, default=LotStatus.VESTED)
+    source_operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="vesting_lot")
+    last_release_operation = models.ForeignKey(
+        Operation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="released_lots",
+    )
+    last_released_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "vault_vesting_lots"
+        permissions = [("release_vestinglot", "Can release matured vesting lots")]
+        indexes = [
+            # The release job's selection: only pending lots, so its cost does not grow with history.
+            models.Index(
+                fields=["vault", "currency", "release_day", "id"],
+                condition=Q(status="VESTED"),
+                name="lots_pending_by_release_day",
+            ),
+            # Replays: the released lots of one day are counted as skipped.
+            models.Index(
+                fields=["vault", "currency", "release_day", "status"],
+                name="lots_by_release_day",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="lot_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(released_amount__gte=0, released_amount__lte=F("amount")),
+                name="lot_released_amount_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(release_day__gte=F("deposit_day")),
+                name="lot_release_after_deposit",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="VESTED")
+                | Q(
+                    status="RELEASED",
+                    released_amount=F("amount"),
+                    last_release_operation__isnull=False,
+                ),
+                name="lot_released_is_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk} {self.amount} {self.currency} {self.status} ({self.release_day})"
+
+
+class ReleaseTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    CLI = "cli", "Command line"
+    ADMIN = "admin", "Admin"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "RUNNING", "Running"
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS", "Completed with errors"
+    FAILED = "FAILED", "Failed"
+
+
+class ReleaseRun(models.Model):
+    """One real run of the release job. Dry runs write nothing, so they have no row."""
+
+    trace_id = models.CharField(max_length=64, unique=True)
+    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="release_runs")
+    as_of = models.DateField()
+    currency = models.CharField(max_length=3)
+    trigger = models.CharField(max_length=16, choices=ReleaseTrigger.choices)
+    actor = models.CharField(max_length=150)
+    selected_lots_count = models.PositiveIntegerField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=32, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    exit_code = models.SmallIntegerField(null=True, blank=True)
+    executed_count = models.PositiveIntegerField(default=0)
+    executed_amount = amount_field(default=0)
+    errors_count = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "vault_release_runs"
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["currency", "as_of", "status"], name="release_runs_by_day")]
+
+    def __str__(self) -> str:
+        return self.trace_id
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

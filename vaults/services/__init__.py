@@ -1,0 +1,1 @@
+"""Write paths of the vaults app: deposits, the release job, seeding."""
