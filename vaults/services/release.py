@@ -12,8 +12,9 @@ in the database. A dry run plans the same chunks inside a READ ONLY transaction.
 
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -91,6 +92,8 @@ class ReleaseSummary:
     locks_split_count: int
     refused: tuple[RefusedLot, ...] = ()
     run_id: int | None = None
+    # Another real run for the same (as_of, currency) held the advisory lock: nothing was done.
+    already_running: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -104,6 +107,7 @@ class ReleaseSummary:
             "as_of": self.as_of.isoformat(),
             "currency": self.currency,
             "dry_run": self.dry_run,
+            "already_running": self.already_running,
             "summary": {
                 "matured_found": self.matured_found,
                 "executed_count": self.executed_count,
@@ -237,22 +241,25 @@ def release_matured_lots(
             trigger=trigger,
             actor=actor,
         )
-        run = None if dry_run else _start_run(ctx, trigger=trigger, actor=actor, task_id=task_id)
         tally = _Tally()
-        try:
-            if dry_run:
-                with read_only_transaction():
-                    _run(ctx, tally, on_progress)
-            else:
+        if dry_run:
+            with read_only_transaction():
                 _run(ctx, tally, on_progress)
-        except Exception as exc:
-            log.exception("release failed")
-            if run is not None:
-                _fail_run(run, tally, exc)
-            raise
-        summary = _summarize(ctx, tally, run_id=run.pk if run else None)
-        if run is not None:
-            _finish_run(run, summary)
+            summary = _summarize(ctx, tally, run_id=None)
+        else:
+            with run_guard(as_of=as_of, currency=currency) as acquired:
+                if not acquired:
+                    log.warning("another run for this date and currency is in progress; nothing done")
+                    return replace(_summarize(ctx, tally, run_id=None), already_running=True)
+                run = _start_run(ctx, trigger=trigger, actor=actor, task_id=task_id)
+                try:
+                    _run(ctx, tally, on_progress)
+                except Exception as exc:
+                    log.exception("release failed")
+                    _fail_run(run, tally, exc)
+                    raise
+                summary = _summarize(ctx, tally, run_id=run.pk)
+                _finish_run(run, summary)
         log.info(
             "release finished",
             matured_found=summary.matured_found,
@@ -265,6 +272,26 @@ def release_matured_lots(
             exit_code=summary.exit_code,
         )
         return summary
+
+
+@contextmanager
+def run_guard(*, as_of: date, currency: str) -> Iterator[bool]:
+    """A PostgreSQL session advisory lock per (as_of, currency): two beats, a redelivered
+    message or a manual run at the same moment give one real run; the other gets False.
+    (Lots are never released twice in any case: the guard avoids duelling runs.)"""
+    if not is_postgres():
+        yield True  # SQLite (the demo) serialises writers anyway
+        return
+    key = f"avenir-vesting-release:{currency}:{as_of.isoformat()}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
 
 def _run(ctx: _Context, tally: _Tally, on_progress: Callable[[int, int], None] | None) -> None:
