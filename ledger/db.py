@@ -1,55 +1,127 @@
 """Small set-based SQL helpers that run on PostgreSQL and on the SQLite demo database."""
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.models.expressions import RawSQL
 
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def update_rows(
-    model: type[models.Model],
-    *,
-    key: str,
-    fields: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-) -> int:
-    """UPDATE many rows with per-row values in one statement (UPDATE ... FROM (VALUES ...)).
+def _columns(model: type[models.Model], names: Sequence[str]) -> list[models.Field]:
+    return [model._meta.get_field(name) for name in names]
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def pg_array(field: models.Field, values: Sequence[Any]) -> str:
+    """A PostgreSQL array literal ('{"a","b",NULL}'): psycopg would otherwise dump each
+    element in Python, which costs more than the whole INSERT on the server. str() of
+    int, Decimal, UUID, date and aware datetime is valid PostgreSQL input."""
+    text = _json_text if isinstance(field, models.JSONField) else str
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        else:
+            escaped = text(value).replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'"{escaped}"')
+    return "{" + ",".join(parts) + "}"
+
+
+def _array_params(columns: list[models.Field], rows: Sequence[Sequence[Any]]) -> tuple[str, list[str]]:
+    """PostgreSQL: one array parameter per column, so a statement has a handful of
+    parameters whatever the number of rows (the client never parses thousands of %s)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    arrays = [pg_array(col, [row[i] for row in rows]) for i, col in enumerate(columns)]
+    unnest = "unnest(" + ", ".join(f"CAST(%s AS {col.db_type(conn)}[])" for col in columns) + ")"
+    return unnest, arrays
+
+
+def filter_in(qs: models.QuerySet, field_name: str, values: Iterable[Any]) -> models.QuerySet:
+    """qs.filter(field__in=values), as `= ANY(one array)` on PostgreSQL: thousands of ids
+    stay one parameter."""
+    values = list(values)
+    if not is_postgres():
+        return qs.filter(**{f"{field_name}__in": values})
+    field = qs.model._meta.get_field(field_name)
+    qn = connection.ops.quote_name
+    column = f"{qn(qs.model._meta.db_table)}.{qn(field.column)}"
+    cast = field.db_type(connections[DEFAULT_DB_ALIAS])
+    return qs.filter(
+        RawSQL(  # noqa: S611 - column and type come from model metadata; values are a parameter
+            f"{column} = ANY(CAST(%s AS {cast}[]))", [pg_array(field, values)], output_field=models.BooleanField()
+        )
+    )
+
+
+def _values_params(columns: list[models.Field], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    placeholder = "(" + ", ".join("%s" for _ in columns) + ")"
+    params = [col.get_db_prep_value(value, connection) for row in rows for col, value in zip(columns, row, strict=True)]
+    return "(VALUES " + ", ".join([placeholder] * len(rows)) + ")", params
+
+
+def _batches(rows: Sequence[Sequence[Any]], width: int) -> Iterator[Sequence[Sequence[Any]]]:
+    size = len(rows) if is_postgres() else max(1, 30000 // width)  # SQLite's parameter limit
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def insert_rows(model: type[models.Model], *, fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """INSERT many rows in one statement, without building model instances."""
+    if not rows:
+        return 0
+    columns = _columns(model, fields)
+    qn = connection.ops.quote_name
+    target = f"{qn(model._meta.db_table)} ({', '.join(qn(col.column) for col in columns)})"
+    with connection.cursor() as cursor:
+        for chunk in _batches(rows, len(columns)):
+            if is_postgres():
+                source, params = _array_params(columns, chunk)
+                cursor.execute(f"INSERT INTO {target} SELECT * FROM {source}", params)
+            else:
+                source, params = _values_params(columns, chunk)
+                cursor.execute(f"INSERT INTO {target} {source[1:-1]}", params)
+    return len(rows)
+
+
+def update_rows(model: type[models.Model], *, key: str, fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """UPDATE many rows with per-row values in one statement, joined on `key`.
 
     Each row is (key value, field values...). Django's bulk_update builds a CASE
-    per column, whose cost grows with rows squared; this joins a VALUES list instead.
+    per column, whose cost grows with rows squared; this joins the values instead.
     """
     if not rows:
         return 0
-    opts = model._meta
-    columns = [opts.get_field(name) for name in (key, *fields)]
+    columns = _columns(model, (key, *fields))
     qn = connection.ops.quote_name
-    table = qn(opts.db_table)
-    if is_postgres():
-        # VALUES gives untyped parameters a type by their first row; cast explicitly.
-        placeholder = "(" + ", ".join(f"CAST(%s AS {col.db_type(connection)})" for col in columns) + ")"
-    else:
-        placeholder = "(" + ", ".join("%s" for _ in columns) + ")"
-    assignments = ", ".join(f"{qn(col.column)} = v.column{i + 2}" for i, col in enumerate(columns[1:]))
-    batch = max(1, 30000 // len(columns))  # keep under every backend's parameter limit
+    table = qn(model._meta.db_table)
+    names = [f"c{i}" for i in range(len(columns))]
+    assignments = ", ".join(f"{qn(col.column)} = v.{name}" for col, name in zip(columns[1:], names[1:], strict=True))
     updated = 0
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            params = [
-                col.get_db_prep_value(value, connection)
-                for row in chunk
-                for col, value in zip(columns, row, strict=True)
-            ]
-            sql = (
-                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v "
-                f"WHERE {table}.{qn(columns[0].column)} = v.column1"
+        for chunk in _batches(rows, len(columns)):
+            if is_postgres():
+                source, params = _array_params(columns, chunk)
+            else:
+                source, params = _values_params(columns, chunk)
+            alias = f"v({', '.join(names)})"
+            if not is_postgres():  # SQLite names VALUES columns column1, column2, ...
+                source = f"(SELECT {', '.join(f'column{i + 1} AS {n}' for i, n in enumerate(names))} FROM {source})"
+                alias = "v"
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM {source} AS {alias} "
+                f"WHERE {table}.{qn(columns[0].column)} = v.c0",
+                params,
             )
-            cursor.execute(sql, params)
             updated += cursor.rowcount
     return updated
 

@@ -113,13 +113,42 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3600)
 # A message not acknowledged within this many seconds is redelivered: above the hard limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# No result backend: nothing to expire, and beat must not add its celery.backend_cleanup task.
+CELERY_RESULT_EXPIRES = None
+# Keep retrying the broker at startup (compose starts worker and beat with Redis).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- API (issue 5) ------------------------------------------------------------
+from datetime import timedelta  # noqa: E402 - kept inside the API block it belongs to
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Every error, 401s included, as {"error": code, "detail": message}.
+    "EXCEPTION_HANDLER": "ledger.api.exceptions.api_exception_handler",
+    # No anonymous user object: unauthenticated requests never reach a view.
+    "UNAUTHENTICATED_USER": None,
+}
+# knox: tokens are stored hashed (SHA-512) and expire; `Authorization: Bearer <token>`.
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Bearer",
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24)),
+    "AUTO_REFRESH": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Vancelian customer API",
+    "DESCRIPTION": "A customer's transaction history (fundings, COFFRE AVENIR deposits and vesting releases).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The schema and its Swagger UI are public; the operations they describe are not.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {"OperationTypeEnum": "ledger.models.OperationType"},
 }
 
 # --- Logging: JSON lines on stderr, trace_id bound by the release job --------

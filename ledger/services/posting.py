@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ledger.currencies import check_currency, parse_amount
-from ledger.db import update_rows
+from ledger.db import filter_in, insert_rows, update_rows
 from ledger.exceptions import (
     AccountMissing,
     IdempotencyConflict,
@@ -46,10 +46,21 @@ class PostingResult:
     entries_count: int
 
 
-def lock_accounts(*, account_ids: Sequence[int]) -> dict[int, Account]:
+@dataclass(frozen=True)
+class AccountState:
+    currency: str
+    kind: str
+    balance: Decimal
+
+
+def lock_accounts(*, account_ids: Sequence[int]) -> dict[int, AccountState]:
     """SELECT ... FOR UPDATE in ascending id order, so concurrent postings never deadlock."""
-    accounts = Account.objects.select_for_update().filter(pk__in=set(account_ids)).order_by("pk")
-    return {account.pk: account for account in accounts}
+    rows = (
+        filter_in(Account.objects.select_for_update(), "id", set(account_ids))
+        .order_by("pk")
+        .values_list("pk", "currency", "kind", "balance")
+    )
+    return {pk: AccountState(currency, kind, balance) for pk, currency, kind, balance in rows}
 
 
 def _check_spec(spec: OperationSpec) -> None:
@@ -93,34 +104,21 @@ def post_operations(*, specs: Sequence[OperationSpec], at: datetime | None = Non
         new_balances.append((account_id, balance))
 
     created_at = at or timezone.now()
-    Operation.objects.bulk_create(
-        [
-            Operation(
-                id=spec.id,
-                type=spec.type,
-                user_id=spec.user_id,
-                currency=spec.currency,
-                amount=spec.amount,
-                operation_metadata=dict(spec.metadata),
-                idempotency_key=spec.idempotency_key,
-                created_at=created_at,
-            )
-            for spec in specs
-        ]
+    insert_rows(
+        Operation,
+        fields=["id", "type", "user", "currency", "amount", "operation_metadata", "idempotency_key", "created_at"],
+        rows=[
+            (s.id, s.type, s.user_id, s.currency, s.amount, dict(s.metadata), s.idempotency_key, created_at)
+            for s in specs
+        ],
     )
-    entries = [
-        LedgerEntry(
-            operation_id=spec.id,
-            account_id=leg.account_id,
-            currency=spec.currency,
-            amount=leg.amount,
-        )
-        for spec in specs
-        for leg in spec.legs
-    ]
-    LedgerEntry.objects.bulk_create(entries)
+    entries = insert_rows(
+        LedgerEntry,
+        fields=["operation", "account", "currency", "amount"],
+        rows=[(spec.id, leg.account_id, spec.currency, leg.amount) for spec in specs for leg in spec.legs],
+    )
     update_rows(Account, key="id", fields=["balance"], rows=new_balances)
-    return PostingResult(operation_ids=tuple(spec.id for spec in specs), entries_count=len(entries))
+    return PostingResult(operation_ids=tuple(spec.id for spec in specs), entries_count=entries)
 
 
 def post_operation(*, spec: OperationSpec, at: datetime | None = None) -> tuple[Operation, bool]:

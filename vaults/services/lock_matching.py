@@ -17,7 +17,7 @@ from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from ledger.db import update_rows
+from ledger.db import filter_in, update_rows
 from ledger.models import LockReason, LockReferenceType, LockStatus, WalletLock
 from vaults.models import LotStatus, Vault, VestingLot
 
@@ -72,9 +72,8 @@ def fallback_candidates(*, vault: Vault, user_id: int, amount: Decimal, deposit_
 
 def match_locks(*, vault: Vault, lots: Sequence[LotKey], for_update: bool) -> dict[int, LockMatch]:
     """{lot_id: LockMatch} for the lots whose lock was found; the others have none."""
-    direct = WalletLock.objects.filter(
-        operation_id__in=[lot.source_operation_id for lot in lots],
-        status=LockStatus.ACTIVE,
+    direct = filter_in(
+        WalletLock.objects.filter(status=LockStatus.ACTIVE), "operation", [lot.source_operation_id for lot in lots]
     ).order_by("pk")
     if for_update:
         direct = direct.select_for_update()

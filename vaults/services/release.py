@@ -26,7 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ledger.currencies import format_amount
-from ledger.db import is_postgres, read_only_transaction, update_rows
+from ledger.db import filter_in, is_postgres, read_only_transaction, update_rows
 from ledger.exceptions import LedgerError
 from ledger.models import Account, AccountKind, OperationType
 from ledger.selectors import wallet_account_ids
@@ -397,9 +397,9 @@ def _release_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
     accounts = wallet_account_ids(user_ids={lot.user_id for lot in lots}, currency=currency)
     account_ids = list(accounts.values())
     if write:
-        balances = {pk: account.balance for pk, account in lock_accounts(account_ids=account_ids).items()}
+        balances = {pk: state.balance for pk, state in lock_accounts(account_ids=account_ids).items()}
     else:
-        balances = dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "balance"))
+        balances = dict(filter_in(Account.objects.all(), "id", account_ids).values_list("pk", "balance"))
         for pk in balances:
             balances[pk] -= ctx.planned_debits.get(pk, Decimal(0))
 

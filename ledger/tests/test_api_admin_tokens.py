@@ -1,0 +1,73 @@
+"""The token admin (ledger/admin_tokens.py): create expiring tokens, revoke by deleting."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.utils import timezone
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from ledger import admin_tokens  # noqa: F401 - registers the admin (ledger/admin.py imports it too)
+from ledger.tests.api_support import URL
+from ledger.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "/admin/knox/authtoken/add/"
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def post_add(staff_client, user, expiry: str):
+    when = {"expiry_0": expiry[:10], "expiry_1": expiry[11:19]} if expiry else {"expiry_0": "", "expiry_1": ""}
+    return staff_client.post(ADD_URL, {"user": user.pk, **when}, follow=True)
+
+
+def test_admin_creates_a_working_expiring_token_shown_once(staff_client, avenir):
+    user = UserFactory()
+    expiry = (timezone.now() + timedelta(hours=5)).strftime("%Y-%m-%d %H:%M:%S")
+
+    response = post_add(staff_client, user, expiry)
+
+    assert response.status_code == 200
+    token = AuthToken.objects.get(user=user)
+    assert token.expiry is not None
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    clear = next(m.removeprefix("TOKEN ") for m in messages if m.startswith("TOKEN "))
+    assert clear[:15] == token.token_key and clear != token.digest
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert api.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize("offset", [None, timedelta(hours=-1), timedelta(days=400)])
+def test_admin_refuses_tokens_without_a_sensible_expiry(staff_client, offset):
+    user = UserFactory()
+    expiry = "" if offset is None else (timezone.now() + offset).strftime("%Y-%m-%d %H:%M:%S")
+
+    response = post_add(staff_client, user, expiry)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["expiry"]
+    assert not AuthToken.objects.filter(user=user).exists()
+
+
+def test_admin_lists_token_keys_never_tokens_and_deleting_revokes(staff_client, avenir):
+    user = UserFactory()
+    instance, token = AuthToken.objects.create(user=user, expiry=timedelta(hours=1))
+
+    listing = staff_client.get("/admin/knox/authtoken/")
+    assert listing.status_code == 200
+    # The digest (knox's primary key, a SHA-512 hash) appears in links; the clear token never does.
+    assert instance.token_key in listing.content.decode() and token not in listing.content.decode()
+
+    delete_url = f"/admin/knox/authtoken/{instance.pk}/delete/"
+    assert staff_client.post(delete_url, {"post": "yes"}).status_code == 302
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get(URL).status_code == 401

@@ -1,0 +1,19 @@
+"""python manage.py setup_avenir_schedule
+
+Creates the daily AVENIR release PeriodicTask (django-celery-beat) when it is missing.
+Idempotent, run by every deploy after `migrate`; never changes an existing row, so
+operators' edits in the admin (time, enabled, kwargs) survive deploys.
+"""
+
+from django.core.management.base import BaseCommand
+
+from vaults.services.schedule import ensure_avenir_schedule
+
+
+class Command(BaseCommand):
+    help = "Create the AVENIR vesting release schedule (django-celery-beat) if it does not exist."
+
+    def handle(self, *args, **options):
+        setup = ensure_avenir_schedule()
+        state = "created" if setup.created else "already present, left unchanged"
+        self.stdout.write(f"periodic task {setup.name!r} (id {setup.periodic_task_id}): {state}")

@@ -1,0 +1,109 @@
+"""Concurrent runs never release a lot twice (real threads, each with its own PostgreSQL connection)."""
+
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+
+from ledger.models import Operation, OperationType
+from vaults.models import LotStatus, ReleaseRun, VestingLot
+from vaults.services.release import release_matured_lots, utc_today
+from vaults.services.seed import seed_avenir
+from vaults.tests.helpers import assert_invariants
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_in_threads(calls):
+    """Start every call at the same moment; return their results (or raise their error)."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def worker(i, kwargs):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = release_matured_lots(currency="AED", **kwargs)
+        except BaseException as exc:  # surfaced below
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i, kw)) for i, kw in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a run did not finish"
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
+def seed_matured(today, users: int, lots_per_user: int, spread_days: int):
+    first_deposit = today - timedelta(days=settings.AVENIR_VESTING_DAYS + spread_days - 1)
+    seed_avenir(
+        users=users, lots_per_user=lots_per_user, deposit_day=first_deposit, spread_days=spread_days, method="bulk"
+    )
+
+
+def test_four_parallel_runs_release_each_lot_exactly_once(avenir):
+    """Four runs with overlapping selections (different as_of, so the advisory
+    guard lets all of them run) race over small chunks with SKIP LOCKED."""
+    today = utc_today()
+    seed_matured(today, users=60, lots_per_user=5, spread_days=4)  # 300 lots over 4 release days
+    total = VestingLot.objects.count()
+
+    summaries = run_in_threads([{"as_of": today - timedelta(days=d), "chunk_size": 7} for d in range(4)])
+
+    assert sum(s.executed_count for s in summaries) == total == 300
+    assert sum(s.executed_amount for s in summaries) == Decimal("10000.00") * total
+    assert all(s.errors_count == 0 and not s.already_running for s in summaries)
+    assert not VestingLot.objects.filter(status=LotStatus.VESTED).exists()
+    releases = Operation.objects.filter(type=OperationType.VAULT_VESTING_RELEASE)
+    assert releases.count() == total
+    assert releases.values("operation_metadata__lot_id").distinct().count() == total
+    assert ReleaseRun.objects.filter(status="SUCCEEDED").count() == 4
+    assert_invariants()
+
+
+@contextmanager
+def guard_held_elsewhere(as_of, currency="AED"):
+    """Another PostgreSQL session holds the run guard, as a run in progress would."""
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as other:
+        key = f"avenir-vesting-release:{currency}:{as_of.isoformat()}"
+        assert other.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key]).fetchone()[0]
+        yield
+
+
+def test_a_run_while_another_holds_the_guard_returns_already_running(avenir):
+    today = utc_today()
+    seed_matured(today, users=3, lots_per_user=1, spread_days=1)
+    with guard_held_elsewhere(today):
+        blocked = release_matured_lots(currency="AED", as_of=today)
+        dry = release_matured_lots(currency="AED", as_of=today, dry_run=True)  # read-only: not guarded
+    assert blocked.already_running and blocked.executed_count == 0 and blocked.run_id is None
+    assert blocked.to_runbook_json()["already_running"] is True
+    assert not ReleaseRun.objects.exists() and not VestingLot.objects.filter(status=LotStatus.RELEASED).exists()
+    assert dry.executed_count == 3 and not dry.already_running
+    after = release_matured_lots(currency="AED", as_of=today)  # the guard is free again
+    assert after.executed_count == 3 and not after.already_running
+
+
+def test_parallel_runs_for_the_same_day_release_each_lot_once(avenir):
+    today = utc_today()
+    seed_matured(today, users=200, lots_per_user=5, spread_days=1)
+
+    summaries = run_in_threads([{"as_of": today, "chunk_size": 5} for _ in range(4)])
+
+    real = [s for s in summaries if not s.already_running]
+    assert sum(s.executed_count for s in summaries) == 1000
+    assert all(s.executed_count == 0 and s.run_id is None for s in summaries if s.already_running)
+    assert ReleaseRun.objects.count() == len(real)
+    assert_invariants()

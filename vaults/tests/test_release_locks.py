@@ -1,0 +1,110 @@
+"""The lock audit's cases (seed 003): how the release finds and closes a lot's wallet lock."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from ledger.models import LockStatus, WalletLock
+from ledger.tests.factories import UserFactory
+from vaults.models import LotStatus, VestingLot
+from vaults.services.release import release_matured_lots, utc_today
+from vaults.tests.factories import DepositFactory
+from vaults.tests.helpers import assert_invariants
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def today():
+    return utc_today()
+
+
+def test_lock_found_by_operation_id(avenir, today):
+    deposit = DepositFactory(release_day=today)
+    summary = release_matured_lots(currency="AED")
+    assert (summary.locks_closed_count, summary.locks_matched_by_fallback, summary.locks_missing_count) == (1, 0, 0)
+    lock = WalletLock.objects.get(pk=deposit.lock_id)
+    lot = VestingLot.objects.get(pk=deposit.lot_id)
+    assert lock.operation_id == lot.source_operation_id
+    assert lock.status == LockStatus.RELEASED and lock.release_operation_id == lot.last_release_operation_id
+    assert lock.released_at == lot.last_released_at
+    assert_invariants()
+
+
+def test_single_fallback_match_closes_the_legacy_lock(avenir, today):
+    deposit = DepositFactory(release_day=today)
+    WalletLock.objects.filter(pk=deposit.lock_id).update(operation=None)  # a legacy lock without operation_id
+
+    summary = release_matured_lots(currency="AED")
+
+    assert (summary.locks_closed_count, summary.locks_matched_by_fallback, summary.locks_missing_count) == (1, 1, 0)
+    assert WalletLock.objects.get(pk=deposit.lock_id).status == LockStatus.RELEASED
+    assert_invariants()
+
+
+def test_several_fallback_matches_close_the_oldest_first(avenir, today):
+    user = UserFactory()
+    older = DepositFactory(user=user, release_day=today + timedelta(days=0), seconds=0)
+    newer = DepositFactory(user=user, release_day=today, seconds=60)
+    WalletLock.objects.filter(pk__in=[older.lock_id, newer.lock_id]).update(operation=None)
+
+    # Only the newer lot is released: both legacy locks match; FIFO takes the older one.
+    summary = release_matured_lots(currency="AED", lot_ids=[newer.lot_id])
+
+    assert (summary.executed_count, summary.locks_matched_by_fallback) == (1, 1)
+    assert WalletLock.objects.get(pk=older.lock_id).status == LockStatus.RELEASED
+    assert WalletLock.objects.get(pk=newer.lock_id).status == LockStatus.ACTIVE
+    assert_invariants()  # the amounts are the same, so every sum still agrees
+
+
+def test_fallback_never_takes_a_lock_linked_to_another_pending_lot(avenir, today):
+    user = UserFactory()
+    linked = DepositFactory(user=user, release_day=today)
+    orphan = DepositFactory(user=user, release_day=today, seconds=30)
+    WalletLock.objects.filter(pk=orphan.lock_id).delete()
+
+    summary = release_matured_lots(currency="AED", lot_ids=[orphan.lot_id])
+
+    assert (summary.executed_count, summary.locks_missing_count, summary.locks_closed_count) == (1, 1, 0)
+    assert WalletLock.objects.get(pk=linked.lock_id).status == LockStatus.ACTIVE
+
+
+def test_missing_lock_is_counted_and_the_release_still_happens(avenir, today):
+    deposit = DepositFactory(release_day=today)
+    WalletLock.objects.filter(pk=deposit.lock_id).delete()
+
+    summary = release_matured_lots(currency="AED")
+
+    assert (summary.executed_count, summary.locks_missing_count, summary.locks_closed_count) == (1, 1, 0)
+    assert summary.exit_code == 0  # the ledger prevails
+    assert VestingLot.objects.get(pk=deposit.lot_id).status == LotStatus.RELEASED
+    assert_invariants()
+
+
+def test_partial_release_splits_a_larger_lock(avenir, today):
+    """One legacy lock covers two deposits: releasing the first splits it, the
+    remainder is then closed by the second lot through the fallback."""
+    user = UserFactory()
+    first = DepositFactory(user=user, release_day=today, amount=Decimal("10000.00"))
+    second = DepositFactory(user=user, release_day=today + timedelta(days=0), amount=Decimal("5000.00"), seconds=5)
+    WalletLock.objects.filter(pk=first.lock_id).update(amount=Decimal("15000.00"))
+    WalletLock.objects.filter(pk=second.lock_id).delete()
+    assert_invariants()  # consistent before: locked 15000 = locks 15000 = lots 15000
+
+    summary = release_matured_lots(currency="AED", lot_ids=[first.lot_id])
+
+    assert (summary.locks_closed_count, summary.locks_split_count) == (1, 1)
+    closed = WalletLock.objects.get(pk=first.lock_id)
+    remainder = WalletLock.objects.get(split_from=closed)
+    assert (closed.status, closed.amount) == (LockStatus.RELEASED, Decimal("10000.00"))
+    assert (remainder.status, remainder.amount) == (LockStatus.ACTIVE, Decimal("5000.00"))
+    assert remainder.operation_id == closed.operation_id and remainder.created_at == closed.created_at
+    assert_invariants()
+
+    later = release_matured_lots(currency="AED", lot_ids=[second.lot_id])
+
+    assert (later.locks_closed_count, later.locks_matched_by_fallback) == (1, 1)
+    assert WalletLock.objects.get(pk=remainder.pk).status == LockStatus.RELEASED
+    assert not WalletLock.objects.filter(status=LockStatus.ACTIVE).exists()
+    assert_invariants()
