@@ -1,7 +1,7 @@
 """Small set-based SQL helpers that run on PostgreSQL and on the SQLite demo database."""
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,23 +18,27 @@ def _columns(model: type[models.Model], names: Sequence[str]) -> list[models.Fie
     return [model._meta.get_field(name) for name in names]
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _element_encoder(field: models.Field) -> Callable[[Any], str]:
+    """How one value of `field` is written inside a PostgreSQL array literal."""
+    target = field.target_field if field.is_relation else field
+    if isinstance(target, models.JSONField):
+        return lambda value: _quoted(json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":")))
+    if isinstance(target, models.DateTimeField):
+        return lambda value: f'"{value.isoformat()}"'  # has a space, never a quote
+    if isinstance(target, models.IntegerField | models.DecimalField | models.UUIDField | models.DateField):
+        return str  # digits, signs, dots, dashes: nothing to quote
+    return lambda value: _quoted(str(value))
 
 
 def pg_array(field: models.Field, values: Sequence[Any]) -> str:
-    """A PostgreSQL array literal ('{"a","b",NULL}'): psycopg would otherwise dump each
-    element in Python, which costs more than the whole INSERT on the server. str() of
-    int, Decimal, UUID, date and aware datetime is valid PostgreSQL input."""
-    text = _json_text if isinstance(field, models.JSONField) else str
-    parts = []
-    for value in values:
-        if value is None:
-            parts.append("NULL")
-        else:
-            escaped = text(value).replace("\\", "\\\\").replace('"', '\\"')
-            parts.append(f'"{escaped}"')
-    return "{" + ",".join(parts) + "}"
+    """A PostgreSQL array literal ('{1,2,NULL}'): psycopg would otherwise dump each
+    element in Python, which costs more than the whole INSERT on the server."""
+    encode = _element_encoder(field)
+    return "{" + ",".join("NULL" if value is None else encode(value) for value in values) + "}"
 
 
 def _array_params(columns: list[models.Field], rows: Sequence[Sequence[Any]]) -> tuple[str, list[str]]:

@@ -6,13 +6,12 @@ idempotency keys, immutable operations and entries, one ACTIVE lock per
 deposit operation.
 """
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from ledger.currencies import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+from ledger.ids import uuid7
 
 
 def amount_field(**kwargs) -> models.DecimalField:
@@ -82,14 +81,16 @@ class OperationType(models.TextChoices):
 class Operation(models.Model):
     """A posted money movement. Immutable: a trigger rejects UPDATE and DELETE."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     type = models.CharField(max_length=32, choices=OperationType.choices)
+    # Indexed by operations_user_created_id, whose first column is the user.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="operations",
+        db_index=False,
     )
     currency = models.CharField(max_length=3)
     amount = amount_field()
@@ -159,15 +160,14 @@ class WalletLock(models.Model):
     )
     created_at = models.DateTimeField()
     released_at = models.DateTimeField(null=True, blank=True)
+    # Not indexed: nothing looks locks up by these, and every index costs each release.
     release_operation = models.ForeignKey(
-        Operation,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="released_locks",
+        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="released_locks", db_index=False
     )
     # Set on the remainder lock created when a larger lock is partly released.
-    split_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    split_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         db_table = "wallet_locks"

@@ -5,20 +5,13 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from ledger.db import filter_in
-from ledger.models import USER_WALLET_KINDS, Account
+from ledger.models import USER_WALLET_KINDS
 
 
 @dataclass(frozen=True)
 class Violation:
     invariant: int
     detail: str
-
-
-def wallet_account_ids(*, user_ids: Iterable[int], currency: str) -> dict[tuple[int, str], int]:
-    """{(user_id, kind): account_id} for the users' wallets in a currency."""
-    rows = filter_in(Account.objects.filter(currency=currency, kind__in=USER_WALLET_KINDS), "owner", set(user_ids))
-    return {(owner_id, kind): pk for pk, owner_id, kind in rows.values_list("pk", "owner_id", "kind")}
 
 
 def fetch_rows(sql: str, params: Iterable = ()) -> list[tuple]:

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The release benchmark on a throwaway PostgreSQL 15 cluster (default durability settings).
 # Usage: scripts/bench.sh [--lots 200000] [--history 1000000] [--lots-per-user 10]
+#        scripts/bench.sh audit [--lots 100000]       (the lock audit)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_venv requirements-dev.txt
 trap stop_pg EXIT
 start_pg -c shared_buffers=1GB -c max_wal_size=4GB
-export DJANGO_DEBUG=true LOG_LEVEL=WARNING
+# DEBUG off: with it, Django keeps every SQL string in memory (connection.queries).
+export DJANGO_DEBUG=false DJANGO_SECRET_KEY=benchmark-only-secret LOG_LEVEL=WARNING
 python manage.py migrate --no-input -v 0
-python -m benchmarks.release_benchmark "$@"
+if [ "${1:-}" = "audit" ]; then
+  shift
+  python -m benchmarks.audit_benchmark "$@"
+else
+  python -m benchmarks.release_benchmark "$@"
+fi

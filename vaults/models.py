@@ -35,7 +35,8 @@ class LotStatus(models.TextChoices):
 class VestingLot(models.Model):
     """One vault deposit, locked until its release_day."""
 
-    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="lots")
+    # Indexed by the composite indexes below, whose first column is the vault.
+    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="lots", db_index=False)
     vault_code = models.CharField(max_length=16)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vesting_lots")
     currency = models.CharField(max_length=3)
@@ -143,3 +144,22 @@ class ReleaseRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class LockRepair(models.Model):
+    """The record of one audit repair: the ACTIVE lock of a RELEASED lot, closed by an operator."""
+
+    lock = models.ForeignKey("ledger.WalletLock", on_delete=models.PROTECT, related_name="repairs")
+    lot = models.ForeignKey(VestingLot, on_delete=models.PROTECT, related_name="lock_repairs")
+    amount = amount_field()
+    actor = models.CharField(max_length=150)
+    trace_id = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "vault_lock_repairs"
+        ordering = ["-created_at", "-id"]
+        permissions = [("repair_wallet_lock", "Can close the ACTIVE wallet lock of a released lot")]
+
+    def __str__(self) -> str:
+        return f"repair {self.trace_id}: lock {self.lock_id} of lot {self.lot_id}"

@@ -2,7 +2,7 @@
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +19,7 @@ from ledger.exceptions import (
     InsufficientFunds,
     UnbalancedOperation,
 )
+from ledger.ids import uuid7
 from ledger.models import USER_WALLET_KINDS, Account, LedgerEntry, Operation
 
 
@@ -37,7 +38,7 @@ class OperationSpec:
     legs: tuple[Leg, ...]
     user_id: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    id: uuid.UUID = field(default_factory=uuid7)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,20 @@ def lock_accounts(*, account_ids: Sequence[int]) -> dict[int, AccountState]:
     return {pk: AccountState(currency, kind, balance) for pk, currency, kind, balance in rows}
 
 
+def wallet_states(
+    *, user_ids: Iterable[int], currency: str, for_update: bool
+) -> dict[tuple[int, str], tuple[int, AccountState]]:
+    """{(user_id, kind): (account_id, state)} of the users' wallets in one query; with
+    for_update the rows are locked in ascending id order, as lock_accounts does."""
+    rows = filter_in(Account.objects.filter(currency=currency, kind__in=USER_WALLET_KINDS), "owner", set(user_ids))
+    if for_update:
+        rows = rows.select_for_update()
+    return {
+        (owner_id, kind): (pk, AccountState(currency, kind, balance))
+        for pk, owner_id, kind, balance in rows.order_by("pk").values_list("pk", "owner_id", "kind", "balance")
+    }
+
+
 def _check_spec(spec: OperationSpec) -> None:
     check_currency(spec.currency)
     parse_amount(spec.amount, spec.currency)
@@ -75,7 +90,12 @@ def _check_spec(spec: OperationSpec) -> None:
 
 
 @transaction.atomic
-def post_operations(*, specs: Sequence[OperationSpec], at: datetime | None = None) -> PostingResult:
+def post_operations(
+    *,
+    specs: Sequence[OperationSpec],
+    at: datetime | None = None,
+    locked: Mapping[int, AccountState] | None = None,
+) -> PostingResult:
     """Post many operations at once: one INSERT for operations, one for entries, one
     UPDATE for balances. Raises InsufficientFunds before writing if any user wallet
     would go negative (the CHECK constraint is the last line of defence)."""
@@ -83,7 +103,11 @@ def post_operations(*, specs: Sequence[OperationSpec], at: datetime | None = Non
         return PostingResult(operation_ids=(), entries_count=0)
     for spec in specs:
         _check_spec(spec)
-    accounts = lock_accounts(account_ids=[leg.account_id for spec in specs for leg in spec.legs])
+    # `locked`: what lock_accounts returned earlier in this same transaction (the rows
+    # stay locked until it ends), so a caller that planned on balances locks them once.
+    if locked is None:
+        locked = lock_accounts(account_ids=[leg.account_id for spec in specs for leg in spec.legs])
+    accounts = locked
     deltas: dict[int, Decimal] = defaultdict(Decimal)
     for spec in specs:
         for leg in spec.legs:

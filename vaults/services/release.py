@@ -26,11 +26,10 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ledger.currencies import format_amount
-from ledger.db import filter_in, is_postgres, read_only_transaction, update_rows
+from ledger.db import is_postgres, read_only_transaction, update_rows
 from ledger.exceptions import LedgerError
-from ledger.models import Account, AccountKind, OperationType
-from ledger.selectors import wallet_account_ids
-from ledger.services.posting import Leg, OperationSpec, lock_accounts, post_operations
+from ledger.models import AccountKind, OperationType
+from ledger.services.posting import AccountState, Leg, OperationSpec, post_operations, wallet_states
 from vaults.exceptions import FutureAsOf, InvalidRelease
 from vaults.models import (
     LotStatus,
@@ -394,14 +393,10 @@ def _release_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
     tally = _Tally()
     write = not ctx.dry_run
     currency = ctx.vault.currency
-    accounts = wallet_account_ids(user_ids={lot.user_id for lot in lots}, currency=currency)
-    account_ids = list(accounts.values())
-    if write:
-        balances = {pk: state.balance for pk, state in lock_accounts(account_ids=account_ids).items()}
-    else:
-        balances = dict(filter_in(Account.objects.all(), "id", account_ids).values_list("pk", "balance"))
-        for pk in balances:
-            balances[pk] -= ctx.planned_debits.get(pk, Decimal(0))
+    wallets = wallet_states(user_ids={lot.user_id for lot in lots}, currency=currency, for_update=write)
+    accounts = {key: pk for key, (pk, _) in wallets.items()}
+    locked = dict(wallets.values())
+    balances = {pk: state.balance - ctx.planned_debits.get(pk, Decimal(0)) for pk, state in locked.items()}
 
     releasable: list[tuple[_LotRow, int, int]] = []
     for lot in lots:
@@ -467,11 +462,13 @@ def _release_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
         if match.lock.amount > lot.remaining:
             tally.locks_split_count += 1
     if write and releasable:
-        _write_releases(ctx, releasable, matches)
+        _write_releases(ctx, releasable, matches, locked)
     return tally
 
 
-def _write_releases(ctx: _Context, releasable: list[tuple[_LotRow, int, int]], matches: dict) -> None:
+def _write_releases(
+    ctx: _Context, releasable: list[tuple[_LotRow, int, int]], matches: dict, locked: dict[int, AccountState]
+) -> None:
     now = timezone.now()
     currency = ctx.vault.currency
     specs = [
@@ -491,7 +488,7 @@ def _write_releases(ctx: _Context, releasable: list[tuple[_LotRow, int, int]], m
         )
         for lot, available_id, locked_id in releasable
     ]
-    post_operations(specs=specs, at=now)
+    post_operations(specs=specs, at=now, locked=locked)
     update_rows(
         VestingLot,
         key="id",

@@ -1,0 +1,66 @@
+"""The set-based SQL helpers round-trip awkward values exactly (PostgreSQL)."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from ledger.db import filter_in, insert_rows, update_rows
+from ledger.ids import uuid7
+from ledger.models import Operation, OperationType
+from ledger.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AWKWARD = ["plain", 'with "quotes"', "back\\slash", "comma, {braces}", "NULL", "", "accents é, emoji 🙂"]
+
+
+def test_insert_rows_and_filter_in_round_trip_awkward_values():
+    user = UserFactory()
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    rows = []
+    for i, text in enumerate(AWKWARD):
+        rows.append(
+            (
+                uuid7(),
+                OperationType.ADJUSTMENT,
+                user.pk if i % 2 else None,
+                "AED",
+                Decimal(f"{i + 1}.05"),
+                {"note": text, "n": i, "nested": {"t": text}},
+                f"key-{text}-{i}",
+                at,
+            )
+        )
+    # Balanced entries are not needed: nothing commits an entry here.
+    fields = ["id", "type", "user", "currency", "amount", "operation_metadata", "idempotency_key", "created_at"]
+    assert insert_rows(Operation, fields=fields, rows=rows) == len(AWKWARD)
+    stored = {op.pk: op for op in filter_in(Operation.objects.all(), "id", [r[0] for r in rows])}
+    assert len(stored) == len(AWKWARD)
+    for row in rows:
+        op = stored[row[0]]
+        assert (op.user_id, op.amount, op.operation_metadata, op.idempotency_key, op.created_at) == (
+            row[2],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+        )
+    keys = [r[6] for r in rows]
+    assert filter_in(Operation.objects.all(), "idempotency_key", keys).count() == len(AWKWARD)
+
+
+def test_update_rows_sets_per_row_values_and_nulls():
+    from ledger.models import Account, AccountKind
+
+    users = [UserFactory() for _ in range(3)]
+    accounts = [Account.objects.create(owner=u, currency="AED", kind=AccountKind.WALLET_LOCKED) for u in users]
+    updated = update_rows(
+        Account, key="id", fields=["balance"], rows=[(a.pk, Decimal(f"{i}.99")) for i, a in enumerate(accounts)]
+    )
+    assert updated == 3
+    assert [Account.objects.get(pk=a.pk).balance for a in accounts] == [
+        Decimal("0.99"),
+        Decimal("1.99"),
+        Decimal("2.99"),
+    ]
