@@ -221,6 +221,8 @@ findings AS (
            lot_id, lock_id, lock_amount AS amount, NULL::numeric AS locked, NULL::numeric AS locks,
            NULL::numeric AS lots, NULL::bigint[] AS candidates, NULL::uuid AS operation_id
       FROM links WHERE lot_status = '{_RELEASED}' AND lock_id IS NOT NULL
+       -- A split remainder that an unreleased lot's fallback takes is that lot's lock, not stale.
+       AND lock_id NOT IN (SELECT p.lock_id FROM pairs p)
     UNION ALL
     -- The direct lock is RELEASED; or there is no lock at all, not even by the fallback.
     SELECT CASE WHEN closed.id IS NULL THEN '{UNRELEASED_LOT_LOCK_MISSING}' ELSE '{UNRELEASED_LOT_LOCK_RELEASED}' END,

@@ -37,7 +37,7 @@ class RepairedLock:
 @dataclass(frozen=True)
 class RefusedRepair:
     lock_id: int
-    reason: str  # NOT_FOUND, NOT_ACTIVE, NOT_AVENIR, NO_RELEASED_LOT
+    reason: str  # NOT_FOUND, NOT_ACTIVE, NOT_AVENIR, NO_RELEASED_LOT, SPLIT_REMAINDER
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ def close_locks_of_released_lots(*, lock_ids: Sequence[int], actor: str) -> Repa
             refused.append(RefusedRepair(lock_id, "NOT_AVENIR"))
         elif lot is None:
             refused.append(RefusedRepair(lock_id, "NO_RELEASED_LOT"))
+        elif lock.split_from_id is not None:
+            # The remainder of a partial release still covers other money: investigate, never auto-close.
+            refused.append(RefusedRepair(lock_id, "SPLIT_REMAINDER"))
         else:
             rows.append((lock.pk, LockStatus.RELEASED, now, lot.last_release_operation_id))
             records.append(

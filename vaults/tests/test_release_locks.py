@@ -108,3 +108,25 @@ def test_partial_release_splits_a_larger_lock(avenir, today):
     assert WalletLock.objects.get(pk=remainder.pk).status == LockStatus.RELEASED
     assert not WalletLock.objects.filter(status=LockStatus.ACTIVE).exists()
     assert_invariants()
+
+
+def test_a_split_remainder_is_not_a_stale_lock_for_the_audit_or_the_repair(avenir, today):
+    """After a partial release, the ACTIVE remainder keeps the released lot's operation_id
+    but covers another pending lot: it must not be reported as repairable, nor closed."""
+    from vaults import audit
+    from vaults.services.repair import close_locks_of_released_lots
+
+    user = UserFactory()
+    first = DepositFactory(user=user, release_day=today, amount=Decimal("10000.00"))
+    second = DepositFactory(user=user, release_day=today, amount=Decimal("5000.00"), seconds=5)
+    WalletLock.objects.filter(pk=first.lock_id).update(amount=Decimal("15000.00"))
+    WalletLock.objects.filter(pk=second.lock_id).delete()
+    release_matured_lots(currency="AED", lot_ids=[first.lot_id])
+    remainder = WalletLock.objects.get(split_from_id=first.lock_id)
+
+    report = audit.audit_avenir_locks()
+    assert report.group(audit.RELEASED_LOT_ACTIVE_LOCK).count == 0
+    assert [f.lot_id for f in report.group(audit.FALLBACK_ONLY_LINK).findings] == [second.lot_id]
+    result = close_locks_of_released_lots(lock_ids=[remainder.pk], actor="test")
+    assert [(r.lock_id, r.reason) for r in result.refused] == [(remainder.pk, "SPLIT_REMAINDER")]
+    assert WalletLock.objects.get(pk=remainder.pk).status == LockStatus.ACTIVE
