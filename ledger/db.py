@@ -28,7 +28,7 @@ def _element_encoder(field: models.Field) -> Callable[[Any], str]:
     if isinstance(target, models.JSONField):
         return lambda value: _quoted(json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":")))
     if isinstance(target, models.DateTimeField):
-        return lambda value: f'"{value.isoformat()}"'  # has a space, never a quote
+        return lambda value: f'"{value.isoformat()}"'  # 'T', '+', ':' and digits, never a quote
     if isinstance(target, models.IntegerField | models.DecimalField | models.UUIDField | models.DateField):
         return str  # digits, signs, dots, dashes: nothing to quote
     return lambda value: _quoted(str(value))

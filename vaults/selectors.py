@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import date
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 
 from ledger.currencies import check_currency
 from ledger.selectors import Violation, fetch_rows, ledger_violations
@@ -26,6 +26,7 @@ def pending_lots(*, vault: Vault, as_of: date, lot_ids: Iterable[int] | None = N
         currency=vault.currency,
         status=LotStatus.VESTED,
         release_day__lte=as_of,
+        released_amount__lt=F("amount"),  # the runbook skips a lot with nothing left to release
     )
     if lot_ids is not None:
         qs = qs.filter(pk__in=list(lot_ids))

@@ -8,7 +8,7 @@ A lock larger than the release is split: the released part is closed and an ACTI
 remainder keeps the rest.
 """
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -70,8 +70,11 @@ def fallback_candidates(*, vault: Vault, user_id: int, amount: Decimal, deposit_
     )
 
 
-def match_locks(*, vault: Vault, lots: Sequence[LotKey], for_update: bool) -> dict[int, LockMatch]:
-    """{lot_id: LockMatch} for the lots whose lock was found; the others have none."""
+def match_locks(
+    *, vault: Vault, lots: Sequence[LotKey], for_update: bool, taken: Set[int] = frozenset()
+) -> dict[int, LockMatch]:
+    """{lot_id: LockMatch} for the lots whose lock was found; the others have none.
+    `taken`: locks already promised to other lots (a dry run's earlier chunks)."""
     direct = filter_in(
         WalletLock.objects.filter(status=LockStatus.ACTIVE), "operation", [lot.source_operation_id for lot in lots]
     ).order_by("pk")
@@ -79,7 +82,7 @@ def match_locks(*, vault: Vault, lots: Sequence[LotKey], for_update: bool) -> di
         direct = direct.select_for_update()
     by_operation = {lock.operation_id: lock for lock in direct}
     matches: dict[int, LockMatch] = {}
-    taken: set[int] = set()
+    taken = set(taken)
     for lot in lots:
         lock = by_operation.get(lot.source_operation_id)
         if lock is not None:

@@ -12,7 +12,7 @@ in the database. A dry run plans the same chunks inside a READ ONLY transaction.
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -21,14 +21,14 @@ from decimal import Decimal
 import structlog
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import BooleanField
+from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ledger.currencies import format_amount
-from ledger.db import is_postgres, read_only_transaction, update_rows
+from ledger.db import filter_in, is_postgres, read_only_transaction, update_rows
 from ledger.exceptions import LedgerError
-from ledger.models import AccountKind, OperationType
+from ledger.models import AccountKind, Operation, OperationType
 from ledger.services.posting import AccountState, Leg, OperationSpec, post_operations, wallet_states
 from vaults.exceptions import FutureAsOf, InvalidRelease
 from vaults.models import (
@@ -142,17 +142,15 @@ class _Tally:
     locks_matched_by_fallback: int = 0
     locks_split_count: int = 0
     refused: list[RefusedLot] = field(default_factory=list)
+    error_lot_ids: set[int] = field(default_factory=set)
 
-    def add_error(self, error: LotError) -> None:
+    def add_error(self, error: LotError, *, logged: bool = False) -> None:
         self.errors_count += 1
+        self.error_lot_ids.add(error.lot_id)
         if len(self.errors) < MAX_ERRORS_LISTED:
             self.errors.append(error)
-        log.warning(
-            "lot release failed",
-            lot_id=error.lot_id,
-            code=error.code,
-            error=error.message,
-        )
+        if not logged:
+            log.warning("lot release failed", lot_id=error.lot_id, code=error.code, error=error.message)
 
     def merge(self, other: "_Tally") -> None:
         for name in (
@@ -164,8 +162,10 @@ class _Tally:
             "locks_split_count",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors_count += other.errors_count - len(other.errors)
+        self.error_lot_ids |= other.error_lot_ids
         for error in other.errors:
-            self.add_error(error)
+            self.add_error(error, logged=True)
 
 
 @dataclass(frozen=True)
@@ -176,8 +176,10 @@ class _Context:
     dry_run: bool
     lot_ids: tuple[int, ...] | None
     chunk_size: int
-    # Dry run only: debits planned on each account, which a real run would have committed.
+    # Dry run only: what a real run would have committed in earlier chunks: the debits
+    # planned on each account, and the locks matched by fallback (a real run closes them).
     planned_debits: dict[int, Decimal] = field(default_factory=dict)
+    planned_fallback_locks: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -289,30 +291,36 @@ def run_guard(*, as_of: date, currency: str) -> Iterator[bool]:
         yield acquired
     finally:
         if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+            except DatabaseError:  # a dead connection: the lock went with its session
+                log.warning("could not release the run guard", exc_info=True)
 
 
 def _run(ctx: _Context, tally: _Tally, on_progress: Callable[[int, int], None] | None) -> None:
     _count_selection(ctx, tally)
     done = 0
-    after: tuple[date, int] | None = None
-    while True:
-        if ctx.dry_run:
-            lots = _claim_chunk(ctx, after, lock=False)
-            if lots:
-                tally.merge(_release_chunk(ctx, lots))
-        else:
-            with transaction.atomic():
-                lots = _claim_chunk(ctx, after, lock=True)
-                if lots:
-                    tally.merge(_write_chunk(ctx, lots))
-        if not lots:
-            return
-        after = (lots[-1].release_day, lots[-1].id)
-        done += len(lots)
-        if on_progress is not None:
-            on_progress(done, tally.matured_found)
+    # Pass 1 claims with SKIP LOCKED, so concurrent runs share the work without waiting.
+    # A final pass waits for the lots another transaction held, so none is left behind
+    # silently (those the other run released no longer match and drop out).
+    for wait in (False,) if ctx.dry_run else (False, True):
+        after: tuple[date, int] | None = None
+        while True:
+            if ctx.dry_run:
+                lots = _claim_chunk(ctx, after, lock=False)
+                chunk = _release_chunk(ctx, lots) if lots else None
+            else:
+                with transaction.atomic():
+                    lots = _claim_chunk(ctx, after, lock=True, wait=wait, exclude=tally.error_lot_ids)
+                    chunk = _write_chunk(ctx, lots) if lots else None
+            if chunk is None:
+                break
+            tally.merge(chunk)  # after COMMIT: a chunk that rolled back is never counted
+            after = (lots[-1].release_day, lots[-1].id)
+            done += len(lots)
+            if on_progress is not None:
+                on_progress(done, max(done, tally.matured_found))
 
 
 def _count_selection(ctx: _Context, tally: _Tally) -> None:
@@ -320,12 +328,14 @@ def _count_selection(ctx: _Context, tally: _Tally) -> None:
     pending = pending_lots(vault=ctx.vault, as_of=ctx.as_of, lot_ids=ctx.lot_ids)
     tally.matured_found = pending.count()
     same_vault = VestingLot.objects.filter(vault=ctx.vault, currency=ctx.vault.currency)
+    # The runbook skips a lot if status == RELEASED or released_amount >= amount.
+    done_lots = same_vault.filter(Q(status=LotStatus.RELEASED) | Q(released_amount__gte=F("amount")))
     if ctx.lot_ids is None:
         # Replaying a day: its lots that are already released are skipped.
-        tally.skipped_count = same_vault.filter(release_day=ctx.as_of, status=LotStatus.RELEASED).count()
+        tally.skipped_count = done_lots.filter(release_day=ctx.as_of).count()
         return
     found = dict(same_vault.filter(pk__in=ctx.lot_ids).values_list("pk", "release_day"))
-    released = set(same_vault.filter(pk__in=ctx.lot_ids, status=LotStatus.RELEASED).values_list("pk", flat=True))
+    released = set(done_lots.filter(pk__in=ctx.lot_ids).values_list("pk", flat=True))
     tally.skipped_count = len(released)
     for lot_id in ctx.lot_ids:
         if lot_id not in found:
@@ -334,8 +344,12 @@ def _count_selection(ctx: _Context, tally: _Tally) -> None:
             tally.refused.append(RefusedLot(lot_id=lot_id, reason="NOT_MATURED"))
 
 
-def _claim_chunk(ctx: _Context, after: tuple[date, int] | None, *, lock: bool) -> list[_LotRow]:
+def _claim_chunk(
+    ctx: _Context, after: tuple[date, int] | None, *, lock: bool, wait: bool = False, exclude: Set[int] = frozenset()
+) -> list[_LotRow]:
     qs = pending_lots(vault=ctx.vault, as_of=ctx.as_of, lot_ids=ctx.lot_ids)
+    if exclude:
+        qs = qs.exclude(pk__in=sorted(exclude))  # failed earlier in this run: not retried
     if after is not None:
         # Keyset pagination: an index range scan, whatever came before.
         table = VestingLot._meta.db_table
@@ -347,16 +361,19 @@ def _claim_chunk(ctx: _Context, after: tuple[date, int] | None, *, lock: bool) -
             )
         )
     if lock:
-        qs = qs.select_for_update(skip_locked=True)
+        qs = qs.select_for_update(skip_locked=not wait)
     rows = qs.order_by("release_day", "id").values_list(*_LotRow.__dataclass_fields__)[: ctx.chunk_size]
     return [_LotRow(*row) for row in rows]
 
 
 def _write_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
     """Write a claimed chunk set-based; if that fails, lot by lot so a bad lot fails alone."""
+    # Lock every account of the chunk (in id order) outside the savepoints: rolling a
+    # savepoint back would release them, and the lot-by-lot retry would then lock in lot order.
+    wallets = wallet_states(user_ids={lot.user_id for lot in lots}, currency=ctx.vault.currency, for_update=True)
     try:
         with transaction.atomic():
-            return _release_chunk(ctx, lots)
+            return _release_chunk(ctx, lots, wallets)
     except (DatabaseError, LedgerError) as exc:
         log.warning(
             "chunk failed, retrying lot by lot",
@@ -387,35 +404,38 @@ def _error_code(exc: Exception) -> str:
     return "DATABASE_ERROR"
 
 
-def _release_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
+def _release_chunk(
+    ctx: _Context, lots: list[_LotRow], wallets: dict[tuple[int, str], tuple[int, AccountState]] | None = None
+) -> _Tally:
     """Plan the chunk (balances, locks) and, unless dry, write it. The same planning
-    serves both, so a dry run reports what a real run does."""
+    serves both, so a dry run reports what a real run does. `wallets`: the chunk's
+    accounts, freshly locked by the caller (else read here)."""
     tally = _Tally()
     write = not ctx.dry_run
     currency = ctx.vault.currency
-    wallets = wallet_states(user_ids={lot.user_id for lot in lots}, currency=currency, for_update=write)
+    if wallets is None:
+        wallets = wallet_states(user_ids={lot.user_id for lot in lots}, currency=currency, for_update=write)
     accounts = {key: pk for key, (pk, _) in wallets.items()}
     locked = dict(wallets.values())
     balances = {pk: state.balance - ctx.planned_debits.get(pk, Decimal(0)) for pk, state in locked.items()}
+
+    # The unique key would refuse these in the database; say so in the plan too.
+    keys = {release_idempotency_key(lot.id): lot.id for lot in lots}
+    already = set(filter_in(Operation.objects.all(), "idempotency_key", keys).values_list("idempotency_key", flat=True))
+    already_released = {keys[key] for key in already}
 
     releasable: list[tuple[_LotRow, int, int]] = []
     for lot in lots:
         available_id = accounts.get((lot.user_id, AccountKind.WALLET_AVAILABLE))
         locked_id = accounts.get((lot.user_id, AccountKind.WALLET_LOCKED))
-        if available_id is None or locked_id is None:
+        if lot.id in already_released:
+            tally.add_error(LotError(lot.id, "ALREADY_RELEASED", "a release operation already exists for this lot"))
+        elif available_id is None or locked_id is None:
             tally.add_error(
                 LotError(
                     lot.id,
                     "ACCOUNT_MISSING",
                     f"user {lot.user_id} has no {currency} wallet",
-                )
-            )
-        elif lot.remaining <= 0:
-            tally.add_error(
-                LotError(
-                    lot.id,
-                    "NOTHING_TO_RELEASE",
-                    "released_amount already equals amount",
                 )
             )
         elif balances[locked_id] < lot.remaining:
@@ -433,10 +453,12 @@ def _release_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
                 ctx.planned_debits[locked_id] = ctx.planned_debits.get(locked_id, Decimal(0)) + lot.remaining
             releasable.append((lot, available_id, locked_id))
 
-    keys = [
+    lot_keys = [
         LotKey(lot.id, lot.user_id, lot.amount, lot.deposit_day, lot.source_operation_id) for lot, _, _ in releasable
     ]
-    matches = match_locks(vault=ctx.vault, lots=keys, for_update=write)
+    matches = match_locks(vault=ctx.vault, lots=lot_keys, for_update=write, taken=ctx.planned_fallback_locks)
+    if not write:
+        ctx.planned_fallback_locks.update(m.lock.pk for m in matches.values() if m.via == "fallback")
     for lot, _, _ in releasable:
         match = matches.get(lot.id)
         tally.executed_count += 1
