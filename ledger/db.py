@@ -14,6 +14,12 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def fetch_rows(sql: str, params: Iterable = ()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
 def _columns(model: type[models.Model], names: Sequence[str]) -> list[models.Field]:
     return [model._meta.get_field(name) for name in names]
 

@@ -1,10 +1,8 @@
 """Read paths of the ledger."""
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection
-
+from ledger.db import fetch_rows
 from ledger.models import USER_WALLET_KINDS
 
 
@@ -12,12 +10,6 @@ from ledger.models import USER_WALLET_KINDS
 class Violation:
     invariant: int
     detail: str
-
-
-def fetch_rows(sql: str, params: Iterable = ()) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        return cursor.fetchall()
 
 
 def ledger_violations() -> list[Violation]:

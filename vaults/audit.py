@@ -15,9 +15,8 @@ from django.db import connection
 from django.utils import timezone
 
 from ledger.currencies import check_currency, format_amount
-from ledger.db import is_postgres, read_only_transaction
+from ledger.db import fetch_rows, is_postgres, read_only_transaction
 from ledger.models import LockReason, LockReferenceType, LockStatus
-from ledger.selectors import fetch_rows
 from vaults.models import AVENIR_CODE, LotStatus
 from vaults.services.lock_matching import FALLBACK_AMOUNT_TOLERANCE
 

@@ -6,7 +6,8 @@ from datetime import date
 from django.db.models import Count, F, Sum
 
 from ledger.currencies import check_currency
-from ledger.selectors import Violation, fetch_rows, ledger_violations
+from ledger.db import fetch_rows
+from ledger.selectors import Violation, ledger_violations
 from vaults.exceptions import VaultNotFound
 from vaults.models import AVENIR_CODE, LotStatus, Vault, VestingLot
 
@@ -90,5 +91,4 @@ def vault_violations() -> list[Violation]:
 
 def check_invariants() -> list[Violation]:
     """Every data invariant of DESIGN.md (1-4); invariant 5 (dry runs write nothing) is a test."""
-
     return ledger_violations() + vault_violations()

@@ -105,9 +105,9 @@ def post_operations(
         _check_spec(spec)
     # `locked`: what lock_accounts returned earlier in this same transaction (the rows
     # stay locked until it ends), so a caller that planned on balances locks them once.
-    if locked is None:
-        locked = lock_accounts(account_ids=[leg.account_id for spec in specs for leg in spec.legs])
     accounts = locked
+    if accounts is None:
+        accounts = lock_accounts(account_ids=[leg.account_id for spec in specs for leg in spec.legs])
     deltas: dict[int, Decimal] = defaultdict(Decimal)
     for spec in specs:
         for leg in spec.legs:
@@ -145,14 +145,19 @@ def post_operations(
     return PostingResult(operation_ids=tuple(spec.id for spec in specs), entries_count=entries)
 
 
+@transaction.atomic
 def post_operation(*, spec: OperationSpec, at: datetime | None = None) -> tuple[Operation, bool]:
     """Post one operation, idempotently: the same key returns the existing operation
-    (created=False); the same key for a different movement raises IdempotencyConflict."""
-    with transaction.atomic():
-        existing = Operation.objects.filter(idempotency_key=spec.idempotency_key).first()
-        if existing is None:
-            post_operations(specs=[spec], at=at)
-            return Operation.objects.get(pk=spec.id), True
+    (created=False); the same key for a different movement raises IdempotencyConflict.
+
+    The key is checked after the accounts are locked: two concurrent callers with one key
+    touch the same accounts, so the second waits for the first and then finds its operation
+    (instead of failing on its balance or on the unique index)."""
+    locked = lock_accounts(account_ids=[leg.account_id for leg in spec.legs])
+    existing = Operation.objects.filter(idempotency_key=spec.idempotency_key).first()
+    if existing is None:
+        post_operations(specs=[spec], at=at, locked=locked)
+        return Operation.objects.get(pk=spec.id), True
     same = (existing.type, existing.currency, existing.amount, existing.user_id) == (
         spec.type,
         spec.currency,
