@@ -16,8 +16,11 @@ def check_currency(code: str) -> str:
     return code
 
 
+_QUANTA: dict[str, Decimal] = {code: Decimal(1).scaleb(-units) for code, units in MINOR_UNITS.items()}
+
+
 def quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-MINOR_UNITS[check_currency(currency)])
+    return _QUANTA[check_currency(currency)]
 
 
 def format_amount(amount: Decimal, currency: str) -> str:

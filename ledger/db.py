@@ -1,6 +1,7 @@
 """Small set-based SQL helpers that run on PostgreSQL and on the SQLite demo database."""
 
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -35,16 +36,28 @@ def _element_encoder(field: models.Field) -> Callable[[Any], str]:
         return lambda value: _quoted(json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":")))
     if isinstance(target, models.DateTimeField):
         return lambda value: f'"{value.isoformat()}"'  # 'T', '+', ':' and digits, never a quote
-    if isinstance(target, models.IntegerField | models.DecimalField | models.UUIDField | models.DateField):
+    if isinstance(target, models.UUIDField):
+        # 32 hex digits, which PostgreSQL reads as a uuid (and 3x faster than str(uuid)).
+        return lambda value: value.hex if isinstance(value, uuid.UUID) else str(uuid.UUID(str(value)))
+    if isinstance(target, models.IntegerField | models.DecimalField | models.DateField):
         return str  # digits, signs, dots, dashes: nothing to quote
     return lambda value: _quoted(str(value))
+
+
+# Columns whose values repeat (a chunk's timestamp, status, currency, usual amounts):
+# each distinct value is encoded once.
+_REPEATING = (models.DateTimeField, models.DecimalField, models.CharField, models.TextField)
 
 
 def pg_array(field: models.Field, values: Sequence[Any]) -> str:
     """A PostgreSQL array literal ('{1,2,NULL}'): psycopg would otherwise dump each
     element in Python, which costs more than the whole INSERT on the server."""
     encode = _element_encoder(field)
-    return "{" + ",".join("NULL" if value is None else encode(value) for value in values) + "}"
+    target = field.target_field if field.is_relation else field
+    if isinstance(target, _REPEATING):
+        encoded = {value: "NULL" if value is None else encode(value) for value in set(values)}
+        return "{" + ",".join([encoded[value] for value in values]) + "}"
+    return "{" + ",".join(["NULL" if value is None else encode(value) for value in values]) + "}"
 
 
 def _array_params(columns: list[models.Field], rows: Sequence[Sequence[Any]]) -> tuple[str, list[str]]:

@@ -99,6 +99,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 AVENIR_VESTING_DAYS = env.int("AVENIR_VESTING_DAYS", default=365)
 # Lots per transaction in the release job.
 AVENIR_RELEASE_CHUNK_SIZE = env.int("AVENIR_RELEASE_CHUNK_SIZE", default=1000)
+# Database connections of one release run that write chunks at once (PostgreSQL only).
+AVENIR_RELEASE_WORKERS = env.int("AVENIR_RELEASE_WORKERS", default=2)
 
 # --- Celery (issue 4) ----------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://localhost:6379/0")

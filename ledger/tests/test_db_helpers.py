@@ -64,3 +64,24 @@ def test_update_rows_sets_per_row_values_and_nulls():
         Decimal("1.99"),
         Decimal("2.99"),
     ]
+
+
+def test_repeated_values_none_and_uuid_strings_round_trip():
+    """Repeating columns are encoded once per distinct value; NULLs and uuid strings still land right."""
+    from datetime import timedelta, timezone
+
+    user = UserFactory()
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    same_instant = at.astimezone(timezone(timedelta(hours=4)))  # equal to `at`, another offset
+    ids = [uuid7() for _ in range(4)]
+    amounts = [Decimal("10.00"), Decimal("10.0"), Decimal("10.00"), Decimal("7.50")]
+    rows = [
+        (ids[i], OperationType.ADJUSTMENT, None if i == 2 else user.pk, "AED", amounts[i], {}, f"rep-{i}", when)
+        for i, when in enumerate([at, same_instant, at, same_instant])
+    ]
+    fields = ["id", "type", "user", "currency", "amount", "operation_metadata", "idempotency_key", "created_at"]
+    insert_rows(Operation, fields=fields, rows=rows)
+    stored = {op.pk: op for op in filter_in(Operation.objects.all(), "id", [str(i) for i in ids])}
+    assert [stored[i].amount for i in ids] == [Decimal("10.00"), Decimal("10.00"), Decimal("10.00"), Decimal("7.50")]
+    assert [stored[i].user_id for i in ids] == [user.pk, user.pk, None, user.pk]
+    assert {stored[i].created_at for i in ids} == {at}

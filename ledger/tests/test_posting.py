@@ -84,8 +84,8 @@ def test_post_operation_is_idempotent_and_detects_conflicts():
         post_operation(spec=move(user, wallets, "11.00", "k1"))
 
 
-def test_database_rejects_unbalanced_entries_at_commit():
-    """The deferred constraint trigger, not the ORM, guards invariant 1."""
+def test_database_rejects_unbalanced_entries():
+    """The per-statement trigger, not the ORM, guards invariant 1."""
     user = UserFactory()
     wallets = ensure_wallet_accounts(user_id=user.pk, currency="AED")
     with pytest.raises(IntegrityError, match="sum to"), transaction.atomic():
@@ -128,3 +128,58 @@ def test_idempotency_key_is_unique_in_the_database():
             "VALUES (gen_random_uuid(), 'FUNDING', 'AED', 1, '{}', %s, now())",
             [op.idempotency_key],
         )
+
+
+def raw_operation(user, key: str) -> Operation:
+    return Operation.objects.create(
+        type=OperationType.ADJUSTMENT,
+        user=user,
+        currency="AED",
+        amount=Decimal("5.00"),
+        idempotency_key=key,
+        created_at="2026-01-01T00:00:00Z",
+    )
+
+
+def insert_entries(rows: list[tuple]) -> None:
+    """One INSERT statement for all the rows, as the posting service writes them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_entries (operation_id, account_id, currency, amount) VALUES "
+            + ", ".join(["(%s, %s, 'AED', %s)"] * len(rows)),
+            [value for row in rows for value in row],
+        )
+
+
+def test_database_checks_each_operation_of_a_statement_not_its_total():
+    """Two operations whose legs cancel out only across each other are both unbalanced."""
+    user = UserFactory()
+    wallets = ensure_wallet_accounts(user_id=user.pk, currency="AED")
+    with pytest.raises(IntegrityError, match="sum to"), transaction.atomic():
+        first, second = raw_operation(user, "raw-a"), raw_operation(user, "raw-b")
+        insert_entries([(first.pk, wallets.available_id, Decimal("-5")), (second.pk, wallets.locked_id, Decimal("5"))])
+    assert not Operation.objects.filter(idempotency_key__startswith="raw-").exists()
+
+
+def test_database_accepts_many_balanced_operations_in_one_statement():
+    user = UserFactory()
+    wallets = ensure_wallet_accounts(user_id=user.pk, currency="AED")
+    with transaction.atomic():
+        ops = [raw_operation(user, f"raw-{i}") for i in range(3)]
+        insert_entries(
+            [(op.pk, wallets.available_id, Decimal("-5")) for op in ops]
+            + [(op.pk, wallets.locked_id, Decimal("5")) for op in ops]
+        )
+    assert LedgerEntry.objects.count() == 6
+
+
+def test_database_rejects_a_later_statement_that_unbalances_an_operation():
+    """An operation balanced by its first statement cannot take an extra leg afterwards."""
+    user = UserFactory()
+    wallets = ensure_wallet_accounts(user_id=user.pk, currency="AED")
+    with transaction.atomic():
+        op = raw_operation(user, "raw-late")
+        insert_entries([(op.pk, wallets.available_id, Decimal("-5")), (op.pk, wallets.locked_id, Decimal("5"))])
+    with pytest.raises(IntegrityError, match="sum to"), transaction.atomic():
+        insert_entries([(op.pk, wallets.locked_id, Decimal("1"))])
+    assert LedgerEntry.objects.filter(operation=op).count() == 2

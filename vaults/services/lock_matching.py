@@ -36,8 +36,17 @@ class LotKey:
 
 
 @dataclass(frozen=True)
+class MatchedLock:
+    """The two things a release needs of the lock it closes (no model instance: a run
+    matches one lock per lot, and building a model each is a large share of its cost)."""
+
+    pk: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class LockMatch:
-    lock: WalletLock
+    lock: MatchedLock
     via: Literal["operation_id", "fallback"]
     candidates: int  # how many locks matched (>1 only for an ambiguous fallback)
 
@@ -80,7 +89,8 @@ def match_locks(
     ).order_by("pk")
     if for_update:
         direct = direct.select_for_update()
-    by_operation = {lock.operation_id: lock for lock in direct}
+    rows = direct.values_list("pk", "amount", "operation")
+    by_operation = {operation_id: MatchedLock(pk, amount) for pk, amount, operation_id in rows}
     matches: dict[int, LockMatch] = {}
     taken = set(taken)
     for lot in lots:
@@ -99,7 +109,7 @@ def match_locks(
         ).exclude(pk__in=taken)
         if for_update:
             candidates = candidates.select_for_update()
-        found = list(candidates[:2])
+        found = [MatchedLock(pk, amount) for pk, amount in candidates.values_list("pk", "amount")[:2]]
         if found:
             matches[lot.lot_id] = LockMatch(lock=found[0], via="fallback", candidates=len(found))
             taken.add(found[0].pk)
@@ -108,42 +118,41 @@ def match_locks(
 
 @dataclass(frozen=True)
 class LockClosure:
-    lock: WalletLock
+    lock: MatchedLock
     release_amount: Decimal
     release_operation_id: UUID
 
 
 def close_locks(*, closures: Sequence[LockClosure], at: datetime) -> int:
-    """Close the locks in two statements; returns how many were split."""
+    """Close the locks (rows the caller locked) set-based; returns how many were split."""
     rows = []
-    remainders = []
+    remainders: dict[int, Decimal] = {}
     for closure in closures:
         lock = closure.lock
         closed_amount = min(lock.amount, closure.release_amount)
-        rows.append(
-            (
-                lock.pk,
-                LockStatus.RELEASED,
-                at,
-                closure.release_operation_id,
-                closed_amount,
-            )
-        )
+        rows.append((lock.pk, LockStatus.RELEASED, at, closure.release_operation_id, closed_amount))
         if lock.amount > closure.release_amount:
-            remainders.append(
-                WalletLock(
-                    user_id=lock.user_id,
-                    currency=lock.currency,
-                    amount=lock.amount - closure.release_amount,
-                    reason=lock.reason,
-                    reference_type=lock.reference_type,
-                    reference_id=lock.reference_id,
-                    status=LockStatus.ACTIVE,
-                    operation_id=lock.operation_id,
-                    created_at=lock.created_at,  # keeps its FIFO position
-                    split_from_id=lock.pk,
-                )
+            remainders[lock.pk] = lock.amount - closure.release_amount
+    # Splits are rare: only their locks are read whole, to copy into the remainders.
+    split = (
+        [
+            WalletLock(
+                user_id=lock.user_id,
+                currency=lock.currency,
+                amount=remainders[lock.pk],
+                reason=lock.reason,
+                reference_type=lock.reference_type,
+                reference_id=lock.reference_id,
+                status=LockStatus.ACTIVE,
+                operation_id=lock.operation_id,
+                created_at=lock.created_at,  # keeps its FIFO position
+                split_from_id=lock.pk,
             )
+            for lock in WalletLock.objects.filter(pk__in=sorted(remainders)).order_by("pk")
+        ]
+        if remainders
+        else []
+    )
     # The closing UPDATE runs first: the remainder takes over the one ACTIVE slot per operation.
     update_rows(
         WalletLock,
@@ -151,5 +160,5 @@ def close_locks(*, closures: Sequence[LockClosure], at: datetime) -> int:
         fields=["status", "released_at", "release_operation", "amount"],
         rows=rows,
     )
-    WalletLock.objects.bulk_create(remainders)
-    return len(remainders)
+    WalletLock.objects.bulk_create(split)
+    return len(split)

@@ -10,13 +10,17 @@ fails alone. A unique idempotency key per lot makes a second release impossible
 in the database. A dry run plans the same chunks inside a READ ONLY transaction.
 """
 
+import contextvars
+import queue
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 
 import structlog
 from django.conf import settings
@@ -176,6 +180,7 @@ class _Context:
     dry_run: bool
     lot_ids: tuple[int, ...] | None
     chunk_size: int
+    workers: int = 1
     # Dry run only: what a real run would have committed in earlier chunks: the debits
     # planned on each account, and the locks matched by fallback (a real run closes them).
     planned_debits: dict[int, Decimal] = field(default_factory=dict)
@@ -192,7 +197,7 @@ class _LotRow:
     release_day: date
     source_operation_id: uuid.UUID
 
-    @property
+    @cached_property  # read several times per lot by the planner and the writer
     def remaining(self) -> Decimal:
         return self.amount - self.released_amount
 
@@ -207,6 +212,7 @@ def release_matured_lots(
     actor: str = "",
     task_id: str = "",
     chunk_size: int | None = None,
+    workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReleaseSummary:
     """Release every AVENIR lot of `currency` that matured on or before `as_of`.
@@ -221,9 +227,12 @@ def release_matured_lots(
         raise FutureAsOf(f"as_of {as_of} is after today's UTC date {today}: lots are never released before maturity")
     if trigger not in ReleaseTrigger.values:
         raise InvalidRelease(f"unknown trigger {trigger!r}")
-    chunk_size = chunk_size or settings.AVENIR_RELEASE_CHUNK_SIZE
+    chunk_size = settings.AVENIR_RELEASE_CHUNK_SIZE if chunk_size is None else chunk_size
     if chunk_size < 1:
         raise InvalidRelease("chunk_size must be at least 1")
+    workers = settings.AVENIR_RELEASE_WORKERS if workers is None else workers
+    if workers < 1:
+        raise InvalidRelease("workers must be at least 1")
     vault = get_vault(currency=currency)
     ctx = _Context(
         vault=vault,
@@ -232,6 +241,7 @@ def release_matured_lots(
         dry_run=dry_run,
         lot_ids=tuple(sorted(set(lot_ids))) if lot_ids is not None else None,
         chunk_size=chunk_size,
+        workers=workers,
     )
     with structlog.contextvars.bound_contextvars(job=JOB, trace_id=ctx.trace_id):
         log.info(
@@ -300,27 +310,122 @@ def run_guard(*, as_of: date, currency: str) -> Iterator[bool]:
 
 def _run(ctx: _Context, tally: _Tally, on_progress: Callable[[int, int], None] | None) -> None:
     _count_selection(ctx, tally)
-    done = 0
+    progress = _Progress(tally, on_progress)
+    if ctx.dry_run:
+        after: tuple[date, int] | None = None
+        while lots := _claim_chunk(ctx, after, lock=False):
+            progress.add(_release_chunk(ctx, lots), len(lots))
+            after = (lots[-1].release_day, lots[-1].id)
+        return
     # Pass 1 claims with SKIP LOCKED, so concurrent runs share the work without waiting.
     # A final pass waits for the lots another transaction held, so none is left behind
     # silently (those the other run released no longer match and drop out).
-    for wait in (False,) if ctx.dry_run else (False, True):
-        after: tuple[date, int] | None = None
-        while True:
-            if ctx.dry_run:
-                lots = _claim_chunk(ctx, after, lock=False)
-                chunk = _release_chunk(ctx, lots) if lots else None
+    for wait in (False, True):
+        keyset = _Keyset(exclude=frozenset(tally.error_lot_ids))  # failed earlier in this run: not retried
+        workers = _writer_count(ctx, tally.matured_found - progress.done)
+        if workers == 1:
+            while chunk := _commit_next_chunk(ctx, keyset, wait=wait):
+                progress.add(*chunk)
+        else:
+            _run_writers(ctx, keyset, progress, wait=wait, workers=workers)
+
+
+@dataclass
+class _Keyset:
+    """Where the walk is: chunks are claimed in (release_day, id) order, one claim at a time."""
+
+    exclude: frozenset[int]
+    after: tuple[date, int] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Progress:
+    """Merges committed chunks into the run's tally and reports progress."""
+
+    def __init__(self, tally: _Tally, on_progress: Callable[[int, int], None] | None) -> None:
+        self.tally = tally
+        self.on_progress = on_progress
+        self.done = 0
+
+    def add(self, chunk: _Tally, lots: int, *, report: bool = True) -> None:
+        self.tally.merge(chunk)  # after COMMIT: a chunk that rolled back is never counted
+        self.done += lots
+        if report and self.on_progress is not None:
+            self.on_progress(self.done, max(self.done, self.tally.matured_found))
+
+
+def _commit_next_chunk(ctx: _Context, keyset: _Keyset, *, wait: bool) -> tuple[_Tally, int] | None:
+    """Claim the next chunk and release it in its own transaction; None when none is left."""
+    with transaction.atomic():
+        with keyset.lock:  # claims are serialised, so the keyset only moves forward
+            lots = _claim_chunk(ctx, keyset.after, lock=True, wait=wait, exclude=keyset.exclude)
+            if not lots:
+                return None
+            keyset.after = (lots[-1].release_day, lots[-1].id)
+        chunk = _write_chunk(ctx, lots)
+    return chunk, len(lots)
+
+
+def _writer_count(ctx: _Context, remaining: int) -> int:
+    """How many connections write chunks at once. More than one only on PostgreSQL, for
+    more than one chunk, and outside a caller's transaction (other connections could
+    not see its uncommitted rows and would wait on its locks)."""
+    if not is_postgres() or connection.in_atomic_block:
+        return 1
+    return max(1, min(ctx.workers, -(-remaining // ctx.chunk_size)))
+
+
+def _run_writers(ctx: _Context, keyset: _Keyset, progress: _Progress, *, wait: bool, workers: int) -> None:
+    """Write chunks on `workers` connections at once, each in its own thread: while one
+    transaction runs its statements and checks in PostgreSQL, another plans its chunk in
+    Python. Each chunk is still one transaction, claimed with the same locks as alone.
+
+    Only this thread touches the tally and calls on_progress; the first error stops the
+    other writers after their current chunk and is raised here."""
+    results: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def write_chunks() -> None:
+        try:
+            while not stop.is_set() and (chunk := _commit_next_chunk(ctx, keyset, wait=wait)):
+                results.put(chunk)
+        except BaseException as exc:  # re-raised by the calling thread
+            stop.set()
+            results.put(exc)
+        finally:
+            connection.close()  # this thread's own connection
+            results.put(None)
+
+    threads = [
+        # Each thread gets a copy of the context, so its log lines carry the trace id.
+        threading.Thread(target=contextvars.copy_context().run, args=(write_chunks,), name=f"release-writer-{i}")
+        for i in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    error: BaseException | None = None
+    try:
+        running = workers
+        while running:
+            item = results.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                error = error or item
             else:
-                with transaction.atomic():
-                    lots = _claim_chunk(ctx, after, lock=True, wait=wait, exclude=tally.error_lot_ids)
-                    chunk = _write_chunk(ctx, lots) if lots else None
-            if chunk is None:
-                break
-            tally.merge(chunk)  # after COMMIT: a chunk that rolled back is never counted
-            after = (lots[-1].release_day, lots[-1].id)
-            done += len(lots)
-            if on_progress is not None:
-                on_progress(done, max(done, tally.matured_found))
+                progress.add(*item)
+    finally:
+        # Also when this thread is interrupted (a Celery soft time limit, Ctrl-C): the
+        # writers finish their current chunk and stop, and what they committed is counted.
+        stop.set()
+        for thread in threads:
+            thread.join()
+        while not results.empty():
+            item = results.get()
+            if isinstance(item, tuple):
+                progress.add(*item, report=False)
+    if error is not None:
+        raise error
 
 
 def _count_selection(ctx: _Context, tally: _Tally) -> None:

@@ -100,6 +100,8 @@ def test_errors_give_exit_1_with_the_json_still_on_stdout(avenir):
         (["--currency", "XXX"], "unknown currency"),
         (["--currency", "EUR"], "no AVENIR vault in EUR"),
         (["--as-of", (utc_today() + timedelta(days=1)).isoformat()], "never released before maturity"),
+        (["--chunk-size", "0"], "chunk_size must be at least 1"),
+        (["--workers", "0"], "workers must be at least 1"),
     ],
 )
 def test_bad_usage_exit_2_one_line_and_nothing_written(avenir, args, message):

@@ -1,4 +1,5 @@
 """python manage.py release_avenir_vesting [--as-of YYYY-MM-DD] [--currency AED] [--dry-run]
+                                          [--chunk-size N] [--workers N]
 
 Stdout: only the runbook's JSON. Stderr: JSON log lines (and a progress bar on a TTY).
 Exit codes: 0 clean, 1 when errors_count > 0, 2 for bad usage.
@@ -36,6 +37,9 @@ class Command(BaseCommand):
             help="report what would happen; write nothing",
         )
         parser.add_argument("--chunk-size", type=int, default=None, help="lots per transaction")
+        parser.add_argument(
+            "--workers", type=int, default=None, help="connections writing chunks at once (PostgreSQL; default 2)"
+        )
 
     def handle(self, *args, **options):
         as_of = parse_day(options["as_of"], "--as-of") if options["as_of"] else None
@@ -59,6 +63,7 @@ class Command(BaseCommand):
                 trigger=ReleaseTrigger.CLI,
                 actor=f"cli:{getpass.getuser()}",
                 chunk_size=options["chunk_size"],
+                workers=options["workers"],
                 on_progress=progress,
             )
         except USAGE_ERRORS as exc:

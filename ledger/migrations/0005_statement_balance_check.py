@@ -1,0 +1,75 @@
+"""The balance check runs once per INSERT statement instead of once per entry row.
+
+The row-level deferred trigger of 0002 summed every operation's entries again for
+each of its rows at COMMIT (two index lookups and aggregates per release). Entries
+are immutable (0002 rejects UPDATE and DELETE), so an operation balances if every
+INSERT statement's entries balance per operation and currency: the total is the sum
+of the statements' sums. One aggregate over the statement's transition table checks
+that, whatever the number of rows. It is stricter than before: the legs of an
+operation that one statement writes must balance on their own, so an operation
+can no longer be written leg by leg across statements (nothing in this code does).
+
+Also drops the varchar_pattern_ops index Django adds beside a unique varchar:
+idempotency keys are looked up by equality only, and each index costs every posting.
+"""
+
+from django.db import migrations
+
+from ledger.migration_ops import PostgresRunSQL
+
+STATEMENT_CHECK = """
+CREATE FUNCTION ledger_check_statement_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT operation_id, currency, SUM(amount) AS total INTO bad
+      FROM new_entries GROUP BY operation_id, currency HAVING SUM(amount) <> 0 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger: entries of operation % sum to % %, not zero', bad.operation_id, bad.total, bad.currency
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER ledger_entries_balanced_per_statement
+    AFTER INSERT ON ledger_entries REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_check_statement_balanced();
+DROP TRIGGER ledger_entries_balanced ON ledger_entries;
+DROP FUNCTION ledger_check_operation_balanced();
+"""
+
+STATEMENT_CHECK_REVERSE = """
+DROP TRIGGER ledger_entries_balanced_per_statement ON ledger_entries;
+DROP FUNCTION ledger_check_statement_balanced();
+CREATE FUNCTION ledger_check_operation_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    op uuid := COALESCE(NEW.operation_id, OLD.operation_id);
+    bad record;
+BEGIN
+    SELECT currency, SUM(amount) AS total INTO bad
+      FROM ledger_entries WHERE operation_id = op
+     GROUP BY currency HAVING SUM(amount) <> 0 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger: entries of operation % sum to % %, not zero', op, bad.total, bad.currency
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER ledger_entries_balanced
+    AFTER INSERT OR UPDATE OR DELETE ON ledger_entries
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION ledger_check_operation_balanced();
+"""
+
+DROP_PATTERN_INDEX = "DROP INDEX IF EXISTS operations_idempotency_key_db858294_like"
+DROP_PATTERN_INDEX_REVERSE = (
+    "CREATE INDEX operations_idempotency_key_db858294_like ON operations (idempotency_key varchar_pattern_ops)"
+)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("ledger", "0004_lean_indexes_uuid7")]
+
+    operations = [
+        PostgresRunSQL(STATEMENT_CHECK, STATEMENT_CHECK_REVERSE),
+        PostgresRunSQL(DROP_PATTERN_INDEX, DROP_PATTERN_INDEX_REVERSE),
+    ]

@@ -1,0 +1,172 @@
+"""One run, several connections writing chunks at once (AVENIR_RELEASE_WORKERS).
+
+Real threads and real PostgreSQL sessions: a blocker session holds a wallet row lock so
+one writer waits inside its chunk transaction while the other one commits.
+"""
+
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection, connections, transaction
+
+from ledger.models import Operation, OperationType
+from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
+from vaults.services.release import release_matured_lots, utc_today
+from vaults.services.seed import seed_avenir
+from vaults.tests.factories import DepositFactory
+from vaults.tests.helpers import assert_invariants
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def other_session() -> psycopg.Connection:
+    params = connection.get_connection_params()
+    return psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"})
+
+
+def status(lot_id: int) -> str:
+    return VestingLot.objects.get(pk=lot_id).status
+
+
+def wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def start_release(**kwargs) -> tuple[threading.Thread, dict]:
+    """release_matured_lots in a thread (its own connection); the outcome lands in the dict."""
+    outcome: dict = {"progress_threads": set()}
+
+    def run() -> None:
+        outcome["thread"] = threading.get_ident()
+        try:
+            outcome["summary"] = release_matured_lots(
+                currency="AED",
+                on_progress=lambda done, total: outcome["progress_threads"].add(threading.get_ident()),
+                **kwargs,
+            )
+        except BaseException as exc:  # asserted by the test
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def two_users_one_lot_each() -> tuple[int, int, int]:
+    """(lot of user A, lot of user B, user A): A's lot comes first in the walk."""
+    first, second = DepositFactory(release_day=utc_today()), DepositFactory(release_day=utc_today())
+    return first.lot_id, second.lot_id, VestingLot.objects.get(pk=first.lot_id).user_id
+
+
+def test_a_second_writer_commits_while_the_first_waits(avenir):
+    """With one connection, lot B could not be released before lot A's chunk ends."""
+    lot_a, lot_b, user_a = two_users_one_lot_each()
+    with other_session() as blocker:
+        blocker.execute("SELECT id FROM ledger_accounts WHERE owner_id = %s FOR UPDATE", [user_a])
+        thread, outcome = start_release(chunk_size=1, workers=2)
+        try:
+            wait_until(lambda: status(lot_b) == LotStatus.RELEASED)
+            assert status(lot_a) == LotStatus.VESTED  # its writer waits on the blocker
+        finally:
+            blocker.rollback()
+        thread.join(timeout=60)
+    summary = outcome["summary"]
+    assert (summary.executed_count, summary.errors_count) == (2, 0)
+    assert summary.executed_amount == Decimal("20000.00")
+    assert status(lot_a) == LotStatus.RELEASED
+    # Progress is reported by the calling thread only, never by the writers.
+    assert outcome["progress_threads"] == {outcome["thread"]}
+    assert_invariants()
+
+
+def test_a_writer_that_dies_fails_the_run_and_keeps_what_was_committed(avenir):
+    lot_a, lot_b, user_a = two_users_one_lot_each()
+    with other_session() as blocker:
+        blocker.execute("SELECT id FROM ledger_accounts WHERE owner_id = %s FOR UPDATE", [user_a])
+        thread, outcome = start_release(chunk_size=1, workers=2)
+        try:
+            wait_until(lambda: status(lot_b) == LotStatus.RELEASED)
+            with connection.cursor() as cursor:  # kill the writer waiting on the lock
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+                assert cursor.rowcount == 1
+        finally:
+            blocker.rollback()
+        thread.join(timeout=60)
+    assert "error" in outcome, "the writer's failure must reach the caller"
+    run = ReleaseRun.objects.get()
+    assert run.status == RunStatus.FAILED and run.error
+    assert run.executed_count == 1  # lot B's chunk committed and stays released
+    assert status(lot_a) == LotStatus.VESTED and status(lot_b) == LotStatus.RELEASED
+    assert_invariants()
+
+    # The next run releases what is left.
+    assert release_matured_lots(currency="AED").executed_count == 1
+    assert_invariants()
+
+
+def test_many_chunks_on_two_writers_release_each_lot_once(avenir):
+    today = utc_today()
+    seed_avenir(
+        users=40,
+        lots_per_user=5,
+        deposit_day=today - timedelta(days=settings.AVENIR_VESTING_DAYS + 2),
+        spread_days=3,
+        method="bulk",
+    )
+    seen: list[tuple[int, int]] = []
+
+    summary = release_matured_lots(
+        currency="AED", chunk_size=7, workers=2, on_progress=lambda done, total: seen.append((done, total))
+    )
+
+    assert (summary.executed_count, summary.errors_count, summary.locks_closed_count) == (200, 0, 200)
+    assert summary.executed_amount == Decimal("10000.00") * 200
+    releases = Operation.objects.filter(type=OperationType.VAULT_VESTING_RELEASE)
+    assert releases.values("operation_metadata__lot_id").distinct().count() == releases.count() == 200
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen) and seen[-1] == (200, 200)
+    assert_invariants()
+
+
+def test_inside_a_callers_transaction_one_connection_does_the_work(avenir):
+    """Other connections could not see these uncommitted lots: the run must not use them."""
+    with transaction.atomic():
+        lots = [DepositFactory(release_day=utc_today()).lot_id for _ in range(3)]
+        summary = release_matured_lots(currency="AED", chunk_size=1, workers=2)
+        assert summary.executed_count == 3
+    assert all(status(lot) == LotStatus.RELEASED for lot in lots)
+    assert_invariants()
+
+
+def test_an_interrupted_caller_stops_the_writers_and_counts_what_they_committed(avenir):
+    """As a Celery soft time limit would: the exception is raised in the calling thread."""
+    today = utc_today()
+    seed_avenir(
+        users=30, lots_per_user=4, deposit_day=today - timedelta(days=settings.AVENIR_VESTING_DAYS), method="bulk"
+    )
+
+    def interrupt(done: int, total: int) -> None:
+        raise RuntimeError("soft time limit")
+
+    with pytest.raises(RuntimeError, match="soft time limit"):
+        release_matured_lots(currency="AED", chunk_size=5, workers=2, on_progress=interrupt)
+
+    assert not [t for t in threading.enumerate() if t.name.startswith("release-writer")]
+    run = ReleaseRun.objects.get()
+    released = VestingLot.objects.filter(status=LotStatus.RELEASED).count()
+    assert run.status == RunStatus.FAILED
+    assert 0 < released < 120  # stopped early, after the chunks in flight
+    assert run.executed_count == released  # every committed chunk is in the run's figures
+    assert_invariants()
