@@ -1,7 +1,7 @@
 """Double-entry ledger: accounts, operations, entries, and wallet locks.
 
 Invariants live in the database (see the migrations): balanced operations
-(deferred constraint trigger), non-negative user wallets (CHECK), unique
+(a trigger checks every INSERT of entries), non-negative user wallets (CHECK), unique
 idempotency keys, immutable operations and entries, one ACTIVE lock per
 deposit operation.
 """

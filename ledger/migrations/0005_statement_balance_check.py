@@ -8,6 +8,8 @@ of the statements' sums. One aggregate over the statement's transition table che
 that, whatever the number of rows. It is stricter than before: the legs of an
 operation that one statement writes must balance on their own, so an operation
 can no longer be written leg by leg across statements (nothing in this code does).
+It relies on 0002's triggers that reject UPDATE and DELETE of entries. TRUNCATE bypasses
+row triggers (as it did before); it is not rejected because the test suite's flush uses it.
 
 Also drops the varchar_pattern_ops index Django adds beside a unique varchar:
 idempotency keys are looked up by equality only, and each index costs every posting.

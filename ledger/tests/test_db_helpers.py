@@ -85,3 +85,22 @@ def test_repeated_values_none_and_uuid_strings_round_trip():
     assert [stored[i].amount for i in ids] == [Decimal("10.00"), Decimal("10.00"), Decimal("10.00"), Decimal("7.50")]
     assert [stored[i].user_id for i in ids] == [user.pk, user.pk, None, user.pk]
     assert {stored[i].created_at for i in ids} == {at}
+
+
+def test_pg_array_never_merges_values_that_encode_differently():
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from ledger.db import pg_array
+    from ledger.models import Operation, WalletLock
+
+    # 01:30 happens twice in New York on 2026-11-01; equal as wall-clock times, not as instants.
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    second = first.replace(fold=1)
+    assert first == second and second.astimezone(UTC) - first.astimezone(UTC) == timedelta(hours=1)
+    released_at = WalletLock._meta.get_field("released_at")
+    assert pg_array(released_at, [first, None, second, first]) == (
+        '{"2026-11-01T01:30:00-04:00",NULL,"2026-11-01T01:30:00-05:00","2026-11-01T01:30:00-04:00"}'
+    )
+    key = Operation._meta.get_field("idempotency_key")
+    assert pg_array(key, [1, True, "1", 1.0, None, "1"]) == '{"1","True","1","1.0",NULL,"1"}'

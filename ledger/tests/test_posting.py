@@ -183,3 +183,15 @@ def test_database_rejects_a_later_statement_that_unbalances_an_operation():
     with pytest.raises(IntegrityError, match="sum to"), transaction.atomic():
         insert_entries([(op.pk, wallets.locked_id, Decimal("1"))])
     assert LedgerEntry.objects.filter(operation=op).count() == 2
+
+
+def test_database_rejects_legs_of_one_operation_split_across_statements():
+    """Stricter than a check at COMMIT: each INSERT must balance its operations on its own
+    (entries are immutable, so that is what keeps every operation balanced)."""
+    user = UserFactory()
+    wallets = ensure_wallet_accounts(user_id=user.pk, currency="AED")
+    with pytest.raises(IntegrityError, match="sum to"), transaction.atomic():
+        op = raw_operation(user, "raw-split")
+        insert_entries([(op.pk, wallets.available_id, Decimal("-5"))])
+        insert_entries([(op.pk, wallets.locked_id, Decimal("5"))])
+    assert not Operation.objects.filter(idempotency_key="raw-split").exists()

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cached_property
 
+import psycopg
 import structlog
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -265,7 +266,7 @@ def release_matured_lots(
                 run = _start_run(ctx, trigger=trigger, actor=actor, task_id=task_id)
                 try:
                     _run(ctx, tally, on_progress)
-                except Exception as exc:
+                except BaseException as exc:  # Ctrl-C and time limits too: the run row says FAILED
                     log.exception("release failed")
                     _fail_run(run, tally, exc)
                     raise
@@ -370,7 +371,7 @@ def _writer_count(ctx: _Context, remaining: int) -> int:
     """How many connections write chunks at once. More than one only on PostgreSQL, for
     more than one chunk, and outside a caller's transaction (other connections could
     not see its uncommitted rows and would wait on its locks)."""
-    if not is_postgres() or connection.in_atomic_block:
+    if not is_postgres() or connection.in_atomic_block or not connection.get_autocommit():
         return 1
     return max(1, min(ctx.workers, -(-remaining // ctx.chunk_size)))
 
@@ -380,52 +381,77 @@ def _run_writers(ctx: _Context, keyset: _Keyset, progress: _Progress, *, wait: b
     transaction runs its statements and checks in PostgreSQL, another plans its chunk in
     Python. Each chunk is still one transaction, claimed with the same locks as alone.
 
-    Only this thread touches the tally and calls on_progress; the first error stops the
-    other writers after their current chunk and is raised here."""
+    Only this thread touches the tally and calls on_progress. The first error stops the
+    other writers after their current chunk and is raised here. If this thread is
+    interrupted (a Celery soft time limit, Ctrl-C), the writers' running queries are
+    cancelled (one may be waiting on a row lock) and what they committed is counted."""
     results: queue.Queue = queue.Queue()
     stop = threading.Event()
+    sessions: list = []  # the writers' psycopg connections, to cancel their queries
 
     def write_chunks() -> None:
         try:
+            connection.ensure_connection()
+            sessions.append(connection.connection)
             while not stop.is_set() and (chunk := _commit_next_chunk(ctx, keyset, wait=wait)):
                 results.put(chunk)
         except BaseException as exc:  # re-raised by the calling thread
             stop.set()
             results.put(exc)
         finally:
-            connection.close()  # this thread's own connection
-            results.put(None)
+            try:
+                connection.close()  # this thread's own connection
+            finally:
+                results.put(None)
 
     threads = [
         # Each thread gets a copy of the context, so its log lines carry the trace id.
         threading.Thread(target=contextvars.copy_context().run, args=(write_chunks,), name=f"release-writer-{i}")
         for i in range(workers)
     ]
-    for thread in threads:
-        thread.start()
-    error: BaseException | None = None
+    errors: list[BaseException] = []
+    started = []
+    finished = False
     try:
-        running = workers
+        for thread in threads:
+            thread.start()
+            started.append(thread)
+        running = len(started)
         while running:
             item = results.get()
             if item is None:
                 running -= 1
             elif isinstance(item, BaseException):
-                error = error or item
+                errors.append(item)
             else:
                 progress.add(*item)
+        finished = True
     finally:
-        # Also when this thread is interrupted (a Celery soft time limit, Ctrl-C): the
-        # writers finish their current chunk and stop, and what they committed is counted.
         stop.set()
-        for thread in threads:
-            thread.join()
+        for thread in started:
+            thread.join(timeout=0 if not finished else None)
+            while thread.is_alive():  # interrupted: cancel until the writers let go
+                _cancel_queries(sessions)
+                thread.join(timeout=1)
         while not results.empty():
             item = results.get()
             if isinstance(item, tuple):
                 progress.add(*item, report=False)
-    if error is not None:
-        raise error
+            elif isinstance(item, BaseException):
+                errors.append(item)
+        # The first error is raised below (or this thread's interruption propagates): log the rest.
+        for extra in errors[1:] if finished else errors:
+            log.error("chunk writer failed", error=f"{type(extra).__name__}: {extra}")
+    if errors:
+        raise errors[0]
+
+
+def _cancel_queries(sessions: list) -> None:
+    for session in list(sessions):
+        try:
+            session.cancel_safe()
+        except Exception:  # already closed: nothing to cancel
+            log.debug("could not cancel a writer's query", exc_info=True)
 
 
 def _count_selection(ctx: _Context, tally: _Tally) -> None:
@@ -480,6 +506,8 @@ def _write_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
         with transaction.atomic():
             return _release_chunk(ctx, lots, wallets)
     except (DatabaseError, LedgerError) as exc:
+        if _cancelled(exc):
+            raise  # the run is stopping: no lot-by-lot retry
         log.warning(
             "chunk failed, retrying lot by lot",
             lots=len(lots),
@@ -491,6 +519,8 @@ def _write_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
             with transaction.atomic():
                 tally.merge(_release_chunk(ctx, [lot]))
         except (DatabaseError, LedgerError) as exc:
+            if _cancelled(exc):
+                raise
             tally.add_error(
                 LotError(
                     lot_id=lot.id,
@@ -499,6 +529,11 @@ def _write_chunk(ctx: _Context, lots: list[_LotRow]) -> _Tally:
                 )
             )
     return tally
+
+
+def _cancelled(exc: Exception) -> bool:
+    """The query was cancelled (the run is being stopped), not refused because of a lot."""
+    return isinstance(exc.__cause__, psycopg.errors.QueryCanceled)
 
 
 def _error_code(exc: Exception) -> str:
@@ -643,8 +678,8 @@ def _write_releases(
         at=now,
     )
     if is_postgres():
-        # Fire the deferred balance trigger now, inside this savepoint, so an
-        # unbalanced chunk fails here (and is retried lot by lot), not at COMMIT.
+        # Run the deferred foreign-key checks now, inside this savepoint, so a chunk
+        # that breaks one fails here (and is retried lot by lot), not at COMMIT.
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
