@@ -15,6 +15,8 @@ Also drops the varchar_pattern_ops index Django adds beside a unique varchar:
 idempotency keys are looked up by equality only, and each index costs every posting.
 """
 
+from importlib import import_module
+
 from django.db import migrations
 
 from ledger.migration_ops import PostgresRunSQL
@@ -39,28 +41,14 @@ DROP TRIGGER ledger_entries_balanced ON ledger_entries;
 DROP FUNCTION ledger_check_operation_balanced();
 """
 
-STATEMENT_CHECK_REVERSE = """
+# The reverse restores 0002's deferred row trigger, with 0002's own SQL.
+STATEMENT_CHECK_REVERSE = (
+    """
 DROP TRIGGER ledger_entries_balanced_per_statement ON ledger_entries;
 DROP FUNCTION ledger_check_statement_balanced();
-CREATE FUNCTION ledger_check_operation_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    op uuid := COALESCE(NEW.operation_id, OLD.operation_id);
-    bad record;
-BEGIN
-    SELECT currency, SUM(amount) AS total INTO bad
-      FROM ledger_entries WHERE operation_id = op
-     GROUP BY currency HAVING SUM(amount) <> 0 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'ledger: entries of operation % sum to % %, not zero', op, bad.total, bad.currency
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER ledger_entries_balanced
-    AFTER INSERT OR UPDATE OR DELETE ON ledger_entries
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION ledger_check_operation_balanced();
 """
+    + import_module("ledger.migrations.0002_ledger_triggers").BALANCED
+)
 
 DROP_PATTERN_INDEX = "DROP INDEX IF EXISTS operations_idempotency_key_db858294_like"
 DROP_PATTERN_INDEX_REVERSE = (
