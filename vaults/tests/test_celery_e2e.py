@@ -62,6 +62,10 @@ def test_beat_and_worker_release_from_the_database_schedule(avenir, tmp_path):
         ):
             wait_for(lambda: b"beat: Starting" in beat_log.read_bytes(), timeout=30, what="beat to start")
             assert not scheduled_runs().exists()  # 00:05 UTC daily: nothing due now
+            # django-celery-beat starts comparing change timestamps at its first check after the
+            # initial read: an edit before that check waits for its 5-minute full sync. Let beat
+            # tick a few times (--max-interval=1) before the operator's edit.
+            time.sleep(4)
 
             # The operator makes it fire every few seconds (admin: change the schedule, save).
             task = PeriodicTask.objects.get(name=SCHEDULE_NAME)
