@@ -2,6 +2,7 @@
 
 import hashlib
 
+import psycopg
 from django.db import connection
 
 from vaults.selectors import check_invariants
@@ -24,3 +25,9 @@ def database_fingerprint() -> dict[str, tuple[int, str]]:
             rows = [row[0] for row in cursor.fetchall()]
             result[table] = (len(rows), hashlib.md5("\n".join(rows).encode()).hexdigest())
     return result
+
+
+def other_session(*, autocommit: bool = False) -> psycopg.Connection:
+    """A separate PostgreSQL session on the test database, as another process would hold."""
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    return psycopg.connect(**params, autocommit=autocommit)

@@ -5,16 +5,15 @@ from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
-import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 
 from ledger.models import Operation, OperationType
 from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
 from vaults.services.seed import seed_avenir
-from vaults.tests.helpers import assert_invariants
+from vaults.tests.helpers import assert_invariants, other_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,8 +74,7 @@ def test_four_parallel_runs_release_each_lot_exactly_once(avenir):
 @contextmanager
 def guard_held_elsewhere(as_of, currency="AED"):
     """Another PostgreSQL session holds the run guard, as a run in progress would."""
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as other:
+    with other_session(autocommit=True) as other:
         key = f"avenir-vesting-release:{currency}:{as_of.isoformat()}"
         assert other.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key]).fetchone()[0]
         yield

@@ -5,15 +5,14 @@ import threading
 import time
 from decimal import Decimal
 
-import psycopg
 import pytest
-from django.db import connection
 
 from ledger.models import OperationType, WalletLock
 from ledger.tests.factories import UserFactory
 from vaults.models import LotStatus, VestingLot
 from vaults.services.release import release_idempotency_key, release_matured_lots, utc_today
 from vaults.tests.factories import DepositFactory
+from vaults.tests.helpers import other_session
 from vaults.tests.test_release_errors import unlock
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,11 +22,10 @@ def test_a_lot_held_by_another_transaction_is_waited_for_not_left_behind(avenir)
     today = utc_today()
     deposits = [DepositFactory(release_day=today) for _ in range(4)]
     held = deposits[1].lot_id
-    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
     locked, done = threading.Event(), threading.Event()
 
     def hold_row():
-        with psycopg.connect(**params) as other:  # a transaction of another process
+        with other_session() as other:  # a transaction of another process
             other.execute("SELECT id FROM vault_vesting_lots WHERE id = %s FOR UPDATE", [held])
             locked.set()
             time.sleep(1.5)

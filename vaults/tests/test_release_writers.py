@@ -19,14 +19,9 @@ from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
 from vaults.services.seed import seed_avenir
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import assert_invariants
+from vaults.tests.helpers import assert_invariants, other_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def other_session() -> psycopg.Connection:
-    params = connection.get_connection_params()
-    return psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"})
 
 
 def status(lot_id: int) -> str:
