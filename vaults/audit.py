@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ledger.currencies import check_currency, format_amount
-from ledger.db import fetch_rows, is_postgres, read_only_transaction
+from ledger.db import fetch_rows, read_only_transaction
 from ledger.models import LockReason, LockReferenceType, LockStatus
 from vaults.models import AVENIR_CODE, LotStatus
 from vaults.services.lock_matching import FALLBACK_AMOUNT_TOLERANCE
@@ -144,9 +144,8 @@ def audit_avenir_locks(*, currency: str | None = None, max_items: int = DEFAULT_
     # A consistent snapshot (READ ONLY, REPEATABLE READ when outermost) and no JIT: compiling
     # this query costs PostgreSQL more than running it.
     with read_only_transaction():
-        if is_postgres():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
         rows = fetch_rows(f"{sql} {_CAPPED}", [*params, max_items])
     for row in rows:
         finding, total = _finding(*row)

@@ -2,8 +2,6 @@
 
 from django.db import migrations
 
-from ledger.migration_ops import PostgresRunSQL
-
 BALANCED = """
 CREATE FUNCTION ledger_check_operation_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -56,6 +54,6 @@ class Migration(migrations.Migration):
     dependencies = [("ledger", "0001_initial")]
 
     operations = [
-        PostgresRunSQL(BALANCED, BALANCED_REVERSE),
-        PostgresRunSQL(IMMUTABLE, IMMUTABLE_REVERSE),
+        migrations.RunSQL(BALANCED, BALANCED_REVERSE),
+        migrations.RunSQL(IMMUTABLE, IMMUTABLE_REVERSE),
     ]

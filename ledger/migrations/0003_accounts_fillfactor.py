@@ -3,14 +3,12 @@ can update balances in place (HOT updates, no index churn)."""
 
 from django.db import migrations
 
-from ledger.migration_ops import PostgresRunSQL
-
 
 class Migration(migrations.Migration):
     dependencies = [("ledger", "0002_ledger_triggers")]
 
     operations = [
-        PostgresRunSQL(
+        migrations.RunSQL(
             "ALTER TABLE ledger_accounts SET (fillfactor = 70);",
             "ALTER TABLE ledger_accounts RESET (fillfactor);",
         )

@@ -19,8 +19,6 @@ from importlib import import_module
 
 from django.db import migrations
 
-from ledger.migration_ops import PostgresRunSQL
-
 STATEMENT_CHECK = """
 CREATE FUNCTION ledger_check_statement_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -60,6 +58,6 @@ class Migration(migrations.Migration):
     dependencies = [("ledger", "0004_lean_indexes_uuid7")]
 
     operations = [
-        PostgresRunSQL(STATEMENT_CHECK, STATEMENT_CHECK_REVERSE),
-        PostgresRunSQL(DROP_PATTERN_INDEX, DROP_PATTERN_INDEX_REVERSE),
+        migrations.RunSQL(STATEMENT_CHECK, STATEMENT_CHECK_REVERSE),
+        migrations.RunSQL(DROP_PATTERN_INDEX, DROP_PATTERN_INDEX_REVERSE),
     ]

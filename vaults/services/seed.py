@@ -2,7 +2,9 @@
 
 Two paths write the same rows for the same input (a test compares them):
 - `services`: the real services (fund_wallet, deposit_to_vault), one deposit at a time;
-- `bulk`: set-based SQL on PostgreSQL, for millions of lots in minutes.
+- `bulk`: set-based SQL, for millions of lots in minutes.
+Both are additive and idempotent: users of the prefix that exist are reused, and a
+funding or deposit whose idempotency key exists is not written again.
 """
 
 from dataclasses import dataclass
@@ -14,10 +16,10 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
 from ledger.currencies import parse_amount
-from ledger.db import is_postgres
+from ledger.exceptions import IdempotencyConflict
 from ledger.services.accounts import ensure_system_account
 from ledger.services.funding import fund_wallet
-from vaults.exceptions import InvalidRelease
+from vaults.exceptions import DepositConflict, InvalidRelease
 from vaults.selectors import get_vault
 from vaults.services.deposit import deposit_idempotency_key, deposit_to_vault
 
@@ -87,9 +89,7 @@ def seed_avenir(
     if method not in ("auto", "services", "bulk"):
         raise InvalidRelease(f"unknown seed method {method!r}")
     if method == "auto":
-        method = "bulk" if is_postgres() and users * lots_per_user > BULK_THRESHOLD else "services"
-    if method == "bulk" and not is_postgres():
-        raise InvalidRelease("the bulk seed path needs PostgreSQL")
+        method = "bulk" if users * lots_per_user > BULK_THRESHOLD else "services"
     plan = SeedPlan(users, lots_per_user, deposit_day, spread_days, amount, currency, prefix)
     (_seed_bulk if method == "bulk" else _seed_services)(plan, vault)
     days = [plan.lot_day(i, j) for i in range(min(users, spread_days)) for j in range(lots_per_user)]
@@ -156,59 +156,112 @@ def _bulk_batch(cursor, plan: SeedPlan, vault, funding_account: int, first: int,
         "funding_account": funding_account,
         "deposit_prefix": deposit_idempotency_key(""),
     }
-    # Same naming and dates as SeedPlan.username / lot_day / deposit_at / *_key.
-    statements = [
-        """CREATE TEMP TABLE seed_users ON COMMIT DROP AS
-           SELECT i, %(prefix)s || '-' || lpad(i::text, 7, '0') AS username
-           FROM generate_series(%(first)s, %(last)s) i""",
-        """INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
-                                 date_joined)
-           SELECT '!' || md5(random()::text), false, username, '', '', '', false, true, now() FROM seed_users""",
-        """CREATE TEMP TABLE seed_wallets ON COMMIT DROP AS
-           SELECT s.i, s.username, u.id AS user_id FROM seed_users s JOIN auth_user u ON u.username = s.username""",
-        """INSERT INTO ledger_accounts (owner_id, currency, kind, balance, created_at)
-           SELECT user_id, %(cur)s, k.kind, CASE k.kind WHEN 'WALLET_LOCKED' THEN %(funded)s ELSE 0 END, now()
-           FROM seed_wallets, (VALUES ('WALLET_AVAILABLE'), ('WALLET_LOCKED')) AS k(kind)""",
-        """CREATE TEMP TABLE seed_accounts ON COMMIT DROP AS
-           SELECT w.i, w.user_id, a.id AS available_id, l.id AS locked_id FROM seed_wallets w
-           JOIN ledger_accounts a ON a.owner_id = w.user_id AND a.currency = %(cur)s AND a.kind = 'WALLET_AVAILABLE'
-           JOIN ledger_accounts l ON l.owner_id = w.user_id AND l.currency = %(cur)s AND l.kind = 'WALLET_LOCKED'""",
-        """CREATE TEMP TABLE seed_funding ON COMMIT DROP AS
-           SELECT gen_random_uuid() AS op_id, a.* , w.username FROM seed_accounts a JOIN seed_wallets w USING (i)""",
-        """INSERT INTO operations (id, type, user_id, currency, amount, operation_metadata, idempotency_key, created_at)
-           SELECT op_id, 'FUNDING', user_id, %(cur)s, %(funded)s, '{}'::jsonb,
-                  'seed-funding:' || username || ':' || %(cur)s || ':' || %(day0)s::date, %(funding_at)s
-           FROM seed_funding""",
-        """INSERT INTO ledger_entries (operation_id, account_id, currency, amount)
-           SELECT op_id, %(funding_account)s, %(cur)s, -%(funded)s FROM seed_funding
-           UNION ALL SELECT op_id, available_id, %(cur)s, %(funded)s FROM seed_funding""",
-        """UPDATE ledger_accounts SET balance = balance - %(funded)s * (%(last)s - %(first)s + 1)
-           WHERE id = %(funding_account)s""",
-        """CREATE TEMP TABLE seed_deposits ON COMMIT DROP AS
-           SELECT gen_random_uuid() AS op_id, f.user_id, f.available_id, f.locked_id, j,
-                  %(deposit_prefix)s || 'seed:' || f.username || ':' || %(cur)s || ':' || %(day0)s::date || ':' || j
-                      AS idempotency_key,
-                  (%(day0)s::date + ((f.i * %(m)s + j) %% %(spread)s))::date AS day
-           FROM seed_funding f, generate_series(0, %(m)s - 1) j""",
-        """INSERT INTO operations (id, type, user_id, currency, amount, operation_metadata, idempotency_key, created_at)
-           SELECT op_id, 'VAULT_DEPOSIT', user_id, %(cur)s, %(amount)s,
-                  jsonb_build_object('vault_code', %(vault_code)s, 'deposit_day', to_char(day, 'YYYY-MM-DD')),
-                  idempotency_key, day + time '00:05' + j * interval '1 second'
-           FROM seed_deposits""",
-        """INSERT INTO ledger_entries (operation_id, account_id, currency, amount)
-           SELECT op_id, available_id, %(cur)s, -%(amount)s FROM seed_deposits
-           UNION ALL SELECT op_id, locked_id, %(cur)s, %(amount)s FROM seed_deposits""",
-        """INSERT INTO wallet_locks (user_id, currency, amount, reason, reference_type, reference_id, status,
-                                     operation_id, created_at)
-           SELECT user_id, %(cur)s, %(amount)s, 'VAULT_AVENIR_VESTING', 'VAULT', %(vault_id)s, 'ACTIVE', op_id,
-                  day + time '00:05' + j * interval '1 second'
-           FROM seed_deposits""",
-        """INSERT INTO vault_vesting_lots (vault_id, vault_code, user_id, currency, amount, released_amount,
-                                          deposit_day, release_day, status, source_operation_id, created_at)
-           SELECT %(vault_id)s, %(vault_code)s, user_id, %(cur)s, %(amount)s, 0, day, day + %(vesting)s, 'VESTED',
-                  op_id, day + time '00:05' + j * interval '1 second'
-           FROM seed_deposits""",
-    ]
     cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-    for sql in statements:
+    cursor.execute(_USERS, params)
+    cursor.execute(_NEW_USERS, params)
+    reused = cursor.rowcount < last - first + 1
+    for sql in _PLAN:
         cursor.execute(sql, params)
+    if reused:  # only users that existed before can have seed operations already
+        _refuse_conflicts(cursor, params)
+        for sql in _SKIP_EXISTING:
+            cursor.execute(sql, params)
+    for sql in _WRITE:
+        cursor.execute(sql, params)
+
+
+# What the batch would write. Existing users and wallets are reused, and operations whose
+# idempotency key exists are skipped: the services do the same. Same naming and dates as
+# SeedPlan.username / lot_day / deposit_at / *_key.
+_USERS = """CREATE TEMP TABLE seed_users ON COMMIT DROP AS
+    SELECT i, %(prefix)s || '-' || lpad(i::text, 7, '0') AS username FROM generate_series(%(first)s, %(last)s) i"""
+_NEW_USERS = """
+    INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
+                           date_joined)
+    SELECT '!' || md5(random()::text), false, username, '', '', '', false, true, now() FROM seed_users
+    ON CONFLICT (username) DO NOTHING"""
+_PLAN = [
+    """INSERT INTO ledger_accounts (owner_id, currency, kind, balance, created_at)
+       SELECT u.id, %(cur)s, k.kind, 0, now()
+       FROM seed_users s JOIN auth_user u ON u.username = s.username,
+            (VALUES ('WALLET_AVAILABLE'), ('WALLET_LOCKED')) AS k(kind)
+       ON CONFLICT DO NOTHING""",
+    """CREATE TEMP TABLE seed_accounts ON COMMIT DROP AS
+       SELECT s.i, s.username, u.id AS user_id, a.id AS available_id, l.id AS locked_id
+       FROM seed_users s JOIN auth_user u ON u.username = s.username
+       JOIN ledger_accounts a ON a.owner_id = u.id AND a.currency = %(cur)s AND a.kind = 'WALLET_AVAILABLE'
+       JOIN ledger_accounts l ON l.owner_id = u.id AND l.currency = %(cur)s AND l.kind = 'WALLET_LOCKED'""",
+    """CREATE TEMP TABLE seed_funding ON COMMIT DROP AS
+       SELECT gen_random_uuid() AS op_id, user_id, available_id,
+              'seed-funding:' || username || ':' || %(cur)s || ':' || %(day0)s::date AS idempotency_key
+       FROM seed_accounts""",
+    """CREATE TEMP TABLE seed_deposits ON COMMIT DROP AS
+       SELECT gen_random_uuid() AS op_id, a.user_id, a.available_id, a.locked_id, j,
+              'seed:' || a.username || ':' || %(cur)s || ':' || %(day0)s::date || ':' || j AS key,
+              %(deposit_prefix)s || 'seed:' || a.username || ':' || %(cur)s || ':' || %(day0)s::date || ':' || j
+                  AS idempotency_key,
+              (%(day0)s::date + ((a.i * %(m)s + j) %% %(spread)s))::date AS day
+       FROM seed_accounts a, generate_series(0, %(m)s - 1) j""",
+]
+
+# A key already used for another movement, as post_operation and deposit_to_vault check it.
+_FUNDING_CONFLICT = """
+    SELECT f.idempotency_key FROM seed_funding f JOIN operations o ON o.idempotency_key = f.idempotency_key
+    WHERE (o.type, o.currency, o.amount, o.user_id) IS DISTINCT FROM ('FUNDING', %(cur)s, %(funded)s, f.user_id)
+    LIMIT 1"""
+_DEPOSIT_CONFLICT = """
+    SELECT d.key FROM seed_deposits d JOIN operations o ON o.idempotency_key = d.idempotency_key
+    LEFT JOIN vault_vesting_lots l ON l.source_operation_id = o.id
+    WHERE (o.user_id, l.vault_id, l.amount) IS DISTINCT FROM (d.user_id, %(vault_id)s, %(amount)s)
+    LIMIT 1"""
+
+
+def _refuse_conflicts(cursor, params: dict) -> None:
+    cursor.execute(_FUNDING_CONFLICT, params)
+    if row := cursor.fetchone():
+        raise IdempotencyConflict(f"idempotency key {row[0]!r} was used for another operation")
+    cursor.execute(_DEPOSIT_CONFLICT, params)
+    if row := cursor.fetchone():
+        raise DepositConflict(f"idempotency key {row[0]!r} was used for another deposit")
+
+
+_SKIP_EXISTING = [
+    "DELETE FROM seed_funding f USING operations o WHERE o.idempotency_key = f.idempotency_key",
+    "DELETE FROM seed_deposits d USING operations o WHERE o.idempotency_key = d.idempotency_key",
+]
+
+_WRITE = [
+    """INSERT INTO operations (id, type, user_id, currency, amount, operation_metadata, idempotency_key, created_at)
+       SELECT op_id, 'FUNDING', user_id, %(cur)s, %(funded)s, '{}'::jsonb, idempotency_key, %(funding_at)s
+       FROM seed_funding""",
+    """INSERT INTO ledger_entries (operation_id, account_id, currency, amount)
+       SELECT op_id, %(funding_account)s, %(cur)s, -%(funded)s FROM seed_funding
+       UNION ALL SELECT op_id, available_id, %(cur)s, %(funded)s FROM seed_funding""",
+    """INSERT INTO operations (id, type, user_id, currency, amount, operation_metadata, idempotency_key, created_at)
+       SELECT op_id, 'VAULT_DEPOSIT', user_id, %(cur)s, %(amount)s,
+              jsonb_build_object('vault_code', %(vault_code)s, 'deposit_day', to_char(day, 'YYYY-MM-DD')),
+              idempotency_key, day + time '00:05' + j * interval '1 second'
+       FROM seed_deposits""",
+    """INSERT INTO ledger_entries (operation_id, account_id, currency, amount)
+       SELECT op_id, available_id, %(cur)s, -%(amount)s FROM seed_deposits
+       UNION ALL SELECT op_id, locked_id, %(cur)s, %(amount)s FROM seed_deposits""",
+    """INSERT INTO wallet_locks (user_id, currency, amount, reason, reference_type, reference_id, status,
+                                 operation_id, created_at)
+       SELECT user_id, %(cur)s, %(amount)s, 'VAULT_AVENIR_VESTING', 'VAULT', %(vault_id)s, 'ACTIVE', op_id,
+              day + time '00:05' + j * interval '1 second'
+       FROM seed_deposits""",
+    """INSERT INTO vault_vesting_lots (vault_id, vault_code, user_id, currency, amount, released_amount,
+                                      deposit_day, release_day, status, source_operation_id, created_at)
+       SELECT %(vault_id)s, %(vault_code)s, user_id, %(cur)s, %(amount)s, 0, day, day + %(vesting)s, 'VESTED',
+              op_id, day + time '00:05' + j * interval '1 second'
+       FROM seed_deposits""",
+    # Each balance moves by the sum of its new entries (the CHECK refuses a negative wallet).
+    """UPDATE ledger_accounts a SET balance = a.balance + d.delta
+       FROM (SELECT account_id, SUM(amount) AS delta FROM (
+                 SELECT available_id AS account_id, %(funded)s AS amount FROM seed_funding
+                 UNION ALL SELECT %(funding_account)s, -%(funded)s FROM seed_funding
+                 UNION ALL SELECT available_id, -%(amount)s FROM seed_deposits
+                 UNION ALL SELECT locked_id, %(amount)s FROM seed_deposits) e
+             GROUP BY account_id) d
+       WHERE a.id = d.account_id""",
+]

@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
 import yaml
 from django.conf import settings
 from django.db import connection
+
+from common.database_url import database_url
 
 ROOT = Path(settings.BASE_DIR)
 T = TypeVar("T")
@@ -49,13 +50,9 @@ def local_argv(command: list[str]) -> list[str]:
 
 def subprocess_env() -> dict[str, str]:
     """The environment of a subprocess that must use the TEST database (not the dev one)."""
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        DATABASE_URL=database_url(connection.settings_dict),
         DATABASE_CONN_MAX_AGE="0",
         DJANGO_DEBUG="true",
         DJANGO_SECRET_KEY="test-only-secret",
