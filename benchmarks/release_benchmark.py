@@ -1,10 +1,14 @@
-"""Benchmark of the release job on PostgreSQL: lots/s and peak RSS for the real run,
-the dry run and the replay of a released day, with a history of released lots.
+"""Benchmark of the release job beside its ceiling: lots/s and peak RSS of the real
+run (1 and 2 connections), the dry run and the replay of a released day, with a
+history of released lots, and the same release done by plain SQL on the project's
+own schema (reference_chunk.sql) on copies of the same seeded database.
 
-Run it through scripts/bench.sh, which starts a throwaway PostgreSQL 15 cluster:
+Run it through scripts/bench.sh, which starts a throwaway PostgreSQL:
     scripts/bench.sh --lots 200000 --history 1000000
 
-Each measured phase runs in its own process, so its peak RSS is its own.
+Each measured phase runs in its own process, so its peak RSS is its own. After each
+real run the benchmark checks that nothing is left pending and that the lock audit
+is consistent (not timed).
 """
 
 import argparse
@@ -14,8 +18,9 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,55 +33,109 @@ def setup_django() -> None:
     django.setup()
 
 
-def phase(name: str, as_of: str) -> dict:
+def phase(name: str, as_of: date, workers: int) -> dict:
     """One measured phase, in this process."""
     setup_django()
-    from datetime import date
+    from django.db import connection
 
+    from vaults.selectors import get_vault
     from vaults.services.release import release_matured_lots
 
     started = time.perf_counter()
-    summary = release_matured_lots(currency="AED", as_of=date.fromisoformat(as_of), dry_run=name == "dry")
+    if name.startswith("reference"):
+        from benchmarks.reference import release
+
+        dsn = connection.get_connection_params()
+        conninfo = " ".join(f"{k}={v}" for k, v in dsn.items() if k in {"dbname", "user", "host", "port", "password"})
+        executed = release(
+            conninfo,
+            vault_id=get_vault(currency="AED").pk,
+            currency="AED",
+            as_of=as_of,
+            chunk_size=1000,
+            connections=workers,
+        )
+        skipped = errors = 0
+    else:
+        summary = release_matured_lots(currency="AED", as_of=as_of, dry_run=name == "dry", workers=workers)
+        executed, skipped, errors = summary.executed_count, summary.skipped_count, summary.errors_count
     seconds = time.perf_counter() - started
-    return {
+    result = {
         "phase": name,
+        "workers": workers,
         "seconds": round(seconds, 3),
-        "executed": summary.executed_count,
-        "skipped": summary.skipped_count,
-        "errors": summary.errors_count,
-        "lots_per_s": round(summary.executed_count / seconds) if summary.executed_count else None,
+        "executed": executed,
+        "skipped": skipped,
+        "errors": errors,
+        "lots_per_s": round(executed / seconds) if executed else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if name != "dry" and executed:
+        result["verified"] = verify(as_of)
+    return result
 
 
-def run_phase(name: str, as_of) -> dict:
+def verify(as_of: date) -> bool:
+    """Nothing matured is left pending, and the lock audit finds nothing."""
+    from vaults.audit import audit_avenir_locks
+    from vaults.models import VestingLot
+
+    pending = VestingLot.objects.filter(status="VESTED", release_day__lte=as_of).count()
+    report = audit_avenir_locks(currency="AED")
+    if pending or not report.consistent:
+        raise SystemExit(f"verification failed: {pending} pending, audit {report.to_json()['counts']}")
+    return True
+
+
+def database_url(name: str) -> str:
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def run_phase(name: str, as_of: date, *, database: str, workers: int) -> dict:
+    command = [sys.executable, "-m", "benchmarks.release_benchmark", "--phase", name, "--as-of", as_of.isoformat()]
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.release_benchmark", "--phase", name, "--as-of", as_of.isoformat()],
+        [*command, "--workers", str(workers)],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
+        env={**os.environ, "DATABASE_URL": database_url(database)},
     )
     result = json.loads(out.stdout)
     print(json.dumps(result), flush=True)
     return result
 
 
-def vacuum_analyze() -> None:
+def sql(statement: str, database: str) -> None:
+    import psycopg
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+    params = connection.get_connection_params() | {"dbname": database, "autocommit": True}
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "prepare_threshold"}) as conn:
+        conn.execute(statement)
 
 
-def main(lots: int, history: int, users_per_lot: int) -> None:
+def copy_database(source: str, target: str) -> None:
+    from django.db import connections
+
+    connections.close_all()  # CREATE DATABASE ... TEMPLATE needs the source idle
+    sql(f'DROP DATABASE IF EXISTS "{target}"', "postgres")
+    sql(f'CREATE DATABASE "{target}" TEMPLATE "{source}" STRATEGY file_copy', "postgres")
+
+
+def main(lots: int, history: int, lots_per_user: int) -> None:
     setup_django()
     from django.conf import settings
+    from django.db import connection
 
     from vaults.models import VestingLot
     from vaults.services.release import utc_today
     from vaults.services.seed import seed_avenir
 
+    main_db = connection.settings_dict["NAME"]
     vesting = settings.AVENIR_VESTING_DAYS
     today = utc_today()
     if VestingLot.objects.exists():
@@ -85,36 +144,58 @@ def main(lots: int, history: int, users_per_lot: int) -> None:
     if history:
         t = time.perf_counter()
         seed_avenir(
-            users=max(1, history // users_per_lot),
-            lots_per_user=users_per_lot,
+            users=max(1, history // lots_per_user),
+            lots_per_user=lots_per_user,
             deposit_day=today - timedelta(days=vesting + 10),
             spread_days=10,
             prefix="history",
             method="bulk",
         )
         print(json.dumps({"phase": "seed-history", "lots": history, "seconds": round(time.perf_counter() - t, 1)}))
-        vacuum_analyze()
-        # The history is released by real runs (days D-10 .. D-1): that is a measured real run too.
-        results.append(run_phase("real-history", today - timedelta(days=1)))
+        sql("VACUUM ANALYZE", main_db)
+        # The history is released by a real run (days D-10 .. D-1): a measured real run too.
+        results.append(run_phase("real-history", today - timedelta(days=1), database=main_db, workers=2))
     t = time.perf_counter()
     seed_avenir(
-        users=max(1, lots // users_per_lot),
-        lots_per_user=users_per_lot,
+        users=max(1, lots // lots_per_user),
+        lots_per_user=lots_per_user,
         deposit_day=today - timedelta(days=vesting),
         prefix="today",
         method="bulk",
     )
     print(json.dumps({"phase": "seed-today", "lots": lots, "seconds": round(time.perf_counter() - t, 1)}))
-    vacuum_analyze()
-    results.append(run_phase("dry", today))
-    results.append(run_phase("real", today))
-    vacuum_analyze()
-    results.append(run_phase("replay", today))
+    sql("VACUUM ANALYZE", main_db)
+    results.append(run_phase("dry", today, database=main_db, workers=1))
+    copies = {(kind, workers): f"{main_db}_{kind}_{workers}" for kind in ("real", "reference") for workers in (1, 2)}
+    for copy in copies.values():
+        t = time.perf_counter()
+        copy_database(main_db, copy)
+        print(json.dumps({"phase": f"copy {copy}", "seconds": round(time.perf_counter() - t, 1)}), flush=True)
+    measured = {}
+    for (kind, workers), database in copies.items():
+        measured[kind, workers] = run_phase(kind, today, database=database, workers=workers)
+        results.append(measured[kind, workers])
+    # The replay of the released day, on a database whose day a real run released.
+    sql("VACUUM ANALYZE", copies["real", 2])
+    results.append(run_phase("replay", today, database=copies["real", 2], workers=2))
+    for database in copies.values():
+        sql(f'DROP DATABASE IF EXISTS "{database}"', "postgres")
     print()
-    print(f"{'phase':<14}{'lots':>10}{'seconds':>10}{'lots/s':>10}{'peak RSS MB':>13}")
+    print(f"{'phase':<14}{'conns':>6}{'lots':>10}{'seconds':>10}{'lots/s':>10}{'peak RSS MB':>13}")
     for r in results:
         lots_done = r["executed"] or r["skipped"]
-        print(f"{r['phase']:<14}{lots_done:>10}{r['seconds']:>10}{r['lots_per_s'] or '-':>10}{r['peak_rss_mb']:>13}")
+        print(
+            f"{r['phase']:<14}{r['workers']:>6}{lots_done:>10}{r['seconds']:>10}"
+            f"{r['lots_per_s'] or '-':>10}{r['peak_rss_mb']:>13}"
+        )
+    print()
+    for workers in (1, 2):
+        engine, ceiling = measured["real", workers], measured["reference", workers]
+        ratio = engine["lots_per_s"] / ceiling["lots_per_s"]
+        print(
+            f"engine / plain SQL, {workers} connection(s): {engine['lots_per_s']} / {ceiling['lots_per_s']} lots/s"
+            f" = {ratio:.2f}x"
+        )
 
 
 if __name__ == "__main__":
@@ -122,10 +203,13 @@ if __name__ == "__main__":
     parser.add_argument("--lots", type=int, default=200_000, help="lots maturing today")
     parser.add_argument("--history", type=int, default=1_000_000, help="lots released on earlier days")
     parser.add_argument("--lots-per-user", type=int, default=10)
-    parser.add_argument("--phase", choices=["dry", "real", "replay", "real-history"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--phase", choices=["dry", "real", "replay", "real-history", "reference"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--as-of", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(phase(args.phase, args.as_of)))
+        print(json.dumps(phase(args.phase, date.fromisoformat(args.as_of), args.workers)))
     else:
         main(args.lots, args.history, args.lots_per_user)

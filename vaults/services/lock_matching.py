@@ -98,15 +98,25 @@ def match_locks(
         if lock is not None:
             matches[lot.lot_id] = LockMatch(lock=lock, via="operation_id", candidates=1)
             taken.add(lock.pk)
-    for lot in lots:  # the rare path: one query per lot whose direct link is missing
-        if lot.lot_id in matches:
-            continue
+    unlinked = [lot for lot in lots if lot.lot_id not in matches]
+    matches.update(match_fallback_locks(vault=vault, lots=unlinked, for_update=for_update, taken=taken))
+    return matches
+
+
+def match_fallback_locks(
+    *, vault: Vault, lots: Sequence[LotKey], for_update: bool, taken: set[int]
+) -> dict[int, LockMatch]:
+    """The audit's fallback for lots whose direct link found nothing: the rare path,
+    one query per lot. Each lock found is added to `taken`, so no lock is promised
+    to two lots."""
+    matches: dict[int, LockMatch] = {}
+    for lot in lots:
         candidates = fallback_candidates(
             vault=vault,
             user_id=lot.user_id,
             amount=lot.amount,
             deposit_day=lot.deposit_day,
-        ).exclude(pk__in=taken)
+        ).exclude(pk__in=sorted(taken))
         if for_update:
             candidates = candidates.select_for_update()
         found = [MatchedLock(pk, amount) for pk, amount in candidates.values_list("pk", "amount")[:2]]

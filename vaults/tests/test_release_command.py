@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from common.database_url import database_url
 from ledger.models import Operation
 from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.services.release import utc_today
@@ -26,10 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def manage(*args: str) -> subprocess.CompletedProcess:
     """Run manage.py against the test database in a separate process."""
-    s = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{s['HOST']}:{s['PORT']}/{s['NAME']}",
+        "DATABASE_URL": database_url(connection.settings_dict),
         "DJANGO_DEBUG": "true",
     }
     return subprocess.run(

@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from ledger.models import OperationType
 from ledger.services.accounts import ensure_wallet_accounts
@@ -76,3 +77,77 @@ def test_database_refusal_of_one_lot_is_isolated_by_savepoints(avenir):
     # Still one release operation for the lot: a second one is impossible in the database.
     violations = check_invariants()
     assert [v.invariant for v in violations] == [3]
+
+
+def test_a_lot_postgresql_refuses_fails_alone_after_a_lot_by_lot_retry(avenir):
+    """The plan cannot foresee every refusal (here a trigger standing for any constraint):
+    the chunk's statement fails, its range is retried lot by lot, and only that lot fails."""
+    today = utc_today()
+    deposits = [DepositFactory(release_day=today) for _ in range(4)]
+    refused = deposits[2].lot_id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_one_lot() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.id = {refused} THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF; "
+            "RETURN NEW; END $$; CREATE TRIGGER refuse_one_lot BEFORE UPDATE ON vault_vesting_lots "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_one_lot()"
+        )
+    try:
+        summary = release_matured_lots(currency="AED", chunk_size=10)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_one_lot ON vault_vesting_lots; DROP FUNCTION refuse_one_lot()")
+
+    assert (summary.executed_count, summary.errors_count) == (3, 1)
+    assert (summary.errors[0].lot_id, summary.errors[0].code) == (refused, "DATABASE_ERROR")
+    statuses = dict(VestingLot.objects.values_list("pk", "status"))
+    assert [statuses[d.lot_id] for d in deposits] == ["RELEASED", "RELEASED", "VESTED", "RELEASED"]
+    run = ReleaseRun.objects.get()
+    assert (run.executed_count, run.errors_count) == (3, 1)  # the row counts the retried lots too
+    assert check_invariants() == []
+
+
+@pytest.mark.parametrize("chunk_size", [1, 10])
+def test_a_shortfall_stops_the_owner_s_later_lots_and_the_dry_run_says_so(avenir, chunk_size):
+    """The locked balance covers lots in maturity order: once one is not covered, the
+    owner's later lots in the run are not either, whatever the chunking. Other users'
+    lots are released. The dry run reports exactly what a one-connection run then does
+    (with several, a user's lots in two chunks may be tried in either order)."""
+    today = utc_today()
+    user = UserFactory()
+    first = DepositFactory(user=user, release_day=today - timedelta(days=1), amount=Decimal("100.00"))
+    second = DepositFactory(user=user, release_day=today, amount=Decimal("30.00"))
+    other = DepositFactory(release_day=today)
+    unlock(user, "60.00", "manual-unlock")  # locked 70.00: covers neither 100.00 nor 100.00 + 30.00
+
+    dry = release_matured_lots(currency="AED", dry_run=True, chunk_size=chunk_size)
+    real = release_matured_lots(currency="AED", chunk_size=chunk_size, workers=1)
+
+    for summary in (dry, real):
+        assert (summary.executed_count, summary.errors_count) == (1, 2)
+        assert [(e.lot_id, e.code) for e in summary.errors] == [
+            (first.lot_id, "INSUFFICIENT_LOCKED_BALANCE"),
+            (second.lot_id, "INSUFFICIENT_LOCKED_BALANCE"),
+        ]
+    assert VestingLot.objects.get(pk=other.lot_id).status == LotStatus.RELEASED
+    assert VestingLot.objects.filter(user=user, status=LotStatus.VESTED).count() == 2
+
+
+def test_a_user_without_wallets_fails_with_account_missing(avenir):
+    today = utc_today()
+    orphan = DepositFactory(release_day=today)
+    fine = DepositFactory(release_day=today)
+    user_id = VestingLot.objects.get(pk=orphan.lot_id).user_id
+    with connection.cursor() as cursor:  # as if the wallet had never been created
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        cursor.execute(
+            "UPDATE ledger_accounts SET kind = 'SYSTEM_FUNDING', owner_id = NULL, currency = 'XXX', balance = 0 "
+            "WHERE owner_id = %s AND kind = 'WALLET_AVAILABLE'",
+            [user_id],
+        )
+
+    for dry_run in (True, False):
+        summary = release_matured_lots(currency="AED", dry_run=dry_run)
+        assert (summary.executed_count, summary.errors_count) == (1, 1)
+        assert (summary.errors[0].lot_id, summary.errors[0].code) == (orphan.lot_id, "ACCOUNT_MISSING")
+    assert VestingLot.objects.get(pk=fine.lot_id).status == LotStatus.RELEASED

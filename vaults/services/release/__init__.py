@@ -1,0 +1,28 @@
+"""The AVENIR vesting release: one engine behind every caller.
+
+A real run walks the matured, unreleased lots in (release_day, id) order, a key range
+per transaction. Each range is claimed with FOR UPDATE SKIP LOCKED (two runs never
+share a lot), planned and written by one set-based statement (sql/chunk.sql): one
+INSERT for the operations, one for the entries, one UPDATE each for balances, lots
+and locks. A unique idempotency key per lot makes a second release impossible in the
+database. A dry run plans the whole selection with the same SQL inside a READ ONLY
+transaction.
+
+Modules: entry (inputs, dry or real run), selection (counts, key ranges), statements
+and sql/ (the SQL), writing (one chunk, the rare slow paths), execution (one or
+several connections), runs (guard, run records), results (summary, JSON).
+"""
+
+from vaults.services.release.entry import new_trace_id, release_idempotency_key, release_matured_lots, utc_today
+from vaults.services.release.results import JOB, LotError, RefusedLot, ReleaseSummary
+
+__all__ = [
+    "JOB",
+    "LotError",
+    "RefusedLot",
+    "ReleaseSummary",
+    "new_trace_id",
+    "release_idempotency_key",
+    "release_matured_lots",
+    "utc_today",
+]

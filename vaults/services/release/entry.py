@@ -1,0 +1,157 @@
+"""release_matured_lots: the one release function behind the command, the admin,
+the Celery task and the benchmark. It checks its inputs, then runs a dry run or a
+real run and returns a frozen ReleaseSummary."""
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import structlog
+from django.conf import settings
+
+from ledger.currencies import format_amount
+from ledger.db import read_only_transaction
+from vaults.exceptions import FutureAsOf, InvalidRelease
+from vaults.models import ReleaseTrigger
+from vaults.selectors import get_vault
+from vaults.services.release.context import RunContext
+from vaults.services.release.execution import Progress, run_chunks
+from vaults.services.release.results import JOB, ReleaseSummary, Tally
+from vaults.services.release.runs import fail_run, finish_run, run_guard, start_run
+from vaults.services.release.selection import Selection, count_selection
+from vaults.services.release.writing import plan_dry_run
+
+log = structlog.get_logger("vaults.release")
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def new_trace_id(as_of: date) -> str:
+    return f"job-avenir-vesting-{as_of:%Y%m%d}-{secrets.token_hex(4)}"
+
+
+def release_idempotency_key(lot_id: int) -> str:
+    """The key of a lot's one release operation (chunk.sql builds the same string)."""
+    return f"avenir-vesting-release:{lot_id}"
+
+
+def release_matured_lots(
+    *,
+    currency: str = "AED",
+    as_of: date | None = None,
+    dry_run: bool = False,
+    lot_ids: Sequence[int] | None = None,
+    trigger: str = ReleaseTrigger.CLI,
+    actor: str = "",
+    task_id: str = "",
+    chunk_size: int | None = None,
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReleaseSummary:
+    """Release every AVENIR lot of `currency` that matured on or before `as_of`.
+
+    Raises FutureAsOf, VaultNotFound, UnknownCurrency or InvalidRelease for bad
+    input, before anything is written. Per-lot failures are reported in the
+    summary, never raised. `on_progress(done, total)` is called after each chunk.
+    """
+    today = utc_today()
+    as_of = as_of or today
+    if as_of > today:
+        raise FutureAsOf(f"as_of {as_of} is after today's UTC date {today}: lots are never released before maturity")
+    if trigger not in ReleaseTrigger.values:
+        raise InvalidRelease(f"unknown trigger {trigger!r}")
+    chunk_size = settings.AVENIR_RELEASE_CHUNK_SIZE if chunk_size is None else chunk_size
+    if chunk_size < 1:
+        raise InvalidRelease("chunk_size must be at least 1")
+    workers = settings.AVENIR_RELEASE_WORKERS if workers is None else workers
+    if workers < 1:
+        raise InvalidRelease("workers must be at least 1")
+    ctx = RunContext(
+        vault=get_vault(currency=currency),
+        as_of=as_of,
+        trace_id=new_trace_id(as_of),
+        dry_run=dry_run,
+        lot_ids=tuple(sorted(set(lot_ids))) if lot_ids is not None else None,
+        chunk_size=chunk_size,
+        workers=workers,
+    )
+    with structlog.contextvars.bound_contextvars(job=JOB, trace_id=ctx.trace_id):
+        log.info(
+            "release started",
+            as_of=as_of.isoformat(),
+            currency=currency,
+            dry_run=dry_run,
+            trigger=trigger,
+            actor=actor,
+        )
+        summary = _dry_run(ctx, on_progress) if dry_run else _real_run(ctx, trigger, actor, task_id, on_progress)
+        log.info(
+            "release finished",
+            matured_found=summary.matured_found,
+            executed_count=summary.executed_count,
+            executed_amount=format_amount(summary.executed_amount, currency),
+            skipped_count=summary.skipped_count,
+            errors_count=summary.errors_count,
+            locks_closed_count=summary.locks_closed_count,
+            locks_missing_count=summary.locks_missing_count,
+            already_running=summary.already_running,
+            exit_code=summary.exit_code,
+        )
+        return summary
+
+
+def _dry_run(ctx: RunContext, on_progress: Callable[[int, int], None] | None) -> ReleaseSummary:
+    """PostgreSQL itself guarantees that a dry run writes nothing."""
+    with read_only_transaction():
+        selection = count_selection(ctx)
+        tally, selected = plan_dry_run(ctx)
+    if on_progress is not None:
+        on_progress(selected, selected)
+    return _summarize(ctx, selection, tally)
+
+
+def _real_run(
+    ctx: RunContext, trigger: str, actor: str, task_id: str, on_progress: Callable[[int, int], None] | None
+) -> ReleaseSummary:
+    with run_guard(as_of=ctx.as_of, currency=ctx.vault.currency) as acquired:
+        if not acquired:
+            log.warning("another run for this date and currency is in progress; nothing done")
+            # Returned at once: counting the selection could wait on the other run's locks.
+            return replace(_summarize(ctx, Selection(0, 0, ()), Tally()), already_running=True)
+        run = start_run(ctx, trigger=trigger, actor=actor, task_id=task_id)
+        ctx = replace(ctx, run_id=run.pk)
+        tally = Tally()
+        try:
+            selection = count_selection(ctx)
+            run_chunks(ctx, Progress(tally, selection.matured_found, on_progress))
+        except BaseException as exc:  # Ctrl-C and time limits too: the run row says FAILED
+            log.exception("release failed")
+            fail_run(run.pk, exc)
+            raise
+        summary = _summarize(ctx, selection, tally)
+        finish_run(run.pk, summary)
+        return summary
+
+
+def _summarize(ctx: RunContext, selection: Selection, tally: Tally) -> ReleaseSummary:
+    return ReleaseSummary(
+        trace_id=ctx.trace_id,
+        as_of=ctx.as_of,
+        currency=ctx.vault.currency,
+        dry_run=ctx.dry_run,
+        matured_found=selection.matured_found,
+        executed_count=tally.executed_count,
+        executed_amount=tally.executed_amount,
+        skipped_count=selection.skipped_count,
+        errors_count=tally.errors_count,
+        errors=tuple(tally.errors),
+        locks_closed_count=tally.locks_closed_count,
+        locks_missing_count=tally.locks_missing_count,
+        locks_matched_by_fallback=tally.locks_matched_by_fallback,
+        locks_split_count=tally.locks_split_count,
+        refused=tuple(selection.refused),
+        run_id=ctx.run_id,
+    )

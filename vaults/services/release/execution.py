@@ -1,0 +1,144 @@
+"""Running the chunks of a real run: on the caller's connection, or on several
+connections at once.
+
+Each chunk is one transaction on one connection. With several writers, while one
+transaction runs in PostgreSQL another is being sent; only the calling thread merges
+results and reports progress. Any interruption of the caller (Ctrl-C, a Celery soft
+time limit) cancels the writers' running queries, since one may be waiting on a row
+lock, then joins them; what they committed is counted.
+"""
+
+import contextvars
+import queue
+import threading
+from collections.abc import Callable
+
+import structlog
+from django.db import connection
+
+from vaults.services.release.context import RunContext
+from vaults.services.release.results import Tally
+from vaults.services.release.selection import RangeDispatcher
+from vaults.services.release.writing import RunFailures, commit_next_chunk
+
+log = structlog.get_logger("vaults.release")
+
+
+class Progress:
+    """Merges committed chunks into the run's tally and reports progress."""
+
+    def __init__(self, tally: Tally, total: int, on_progress: Callable[[int, int], None] | None) -> None:
+        self.tally = tally
+        self.total = total
+        self.on_progress = on_progress
+        self.done = 0
+
+    def add(self, chunk: Tally, lots: int, *, report: bool = True) -> None:
+        self.tally.merge(chunk)  # after COMMIT: a chunk that rolled back is never counted
+        self.done += lots
+        if report and lots and self.on_progress is not None:
+            self.on_progress(self.done, max(self.done, self.total))
+
+
+def run_chunks(ctx: RunContext, progress: Progress) -> None:
+    """Pass 1 claims with SKIP LOCKED, so concurrent runs share the work without waiting.
+    A final pass waits for the lots another transaction held, so none is left behind
+    silently (those the other run released no longer match and drop out)."""
+    failures = RunFailures()
+    for wait in (False, True):
+        dispatcher = RangeDispatcher(ctx, exclude_lot_ids=frozenset(failures.snapshot()[0]))
+        workers = writer_count(ctx, progress.total - progress.done)
+        if workers == 1:
+            while chunk := commit_next_chunk(ctx, dispatcher, failures, wait=wait):
+                progress.add(*chunk)
+        else:
+            _run_writers(ctx, dispatcher, failures, progress, wait=wait, workers=workers)
+
+
+def writer_count(ctx: RunContext, remaining: int) -> int:
+    """More than one connection only for more than one chunk, and outside a caller's
+    transaction (other connections could not see its uncommitted rows and would wait
+    on its locks)."""
+    if connection.in_atomic_block or not connection.get_autocommit():
+        return 1
+    return max(1, min(ctx.workers, -(-remaining // ctx.chunk_size)))
+
+
+def _run_writers(
+    ctx: RunContext,
+    dispatcher: RangeDispatcher,
+    failures: RunFailures,
+    progress: Progress,
+    *,
+    wait: bool,
+    workers: int,
+) -> None:
+    """The first error stops the other writers after their current chunk and is raised
+    here; chunks that committed stay released and are counted."""
+    results: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    sessions: list = []  # the writers' psycopg connections, to cancel their queries
+
+    def write_chunks() -> None:
+        try:
+            connection.ensure_connection()
+            sessions.append(connection.connection)
+            while not stop.is_set() and (chunk := commit_next_chunk(ctx, dispatcher, failures, wait=wait)):
+                results.put(chunk)
+        except BaseException as exc:  # re-raised by the calling thread
+            stop.set()
+            results.put(exc)
+        finally:
+            try:
+                connection.close()  # this thread's own connection
+            finally:
+                results.put(None)
+
+    threads = [
+        # Each thread gets a copy of the context, so its log lines carry the trace id.
+        threading.Thread(target=contextvars.copy_context().run, args=(write_chunks,), name=f"release-writer-{i}")
+        for i in range(workers)
+    ]
+    errors: list[BaseException] = []
+    started = []
+    finished = False
+    try:
+        for thread in threads:
+            thread.start()
+            started.append(thread)
+        running = len(started)
+        while running:
+            item = results.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                errors.append(item)
+            else:
+                progress.add(*item)
+        finished = True
+    finally:
+        stop.set()
+        for thread in started:
+            thread.join(timeout=0 if not finished else None)
+            while thread.is_alive():  # interrupted: cancel until the writers let go
+                _cancel_queries(sessions)
+                thread.join(timeout=1)
+        while not results.empty():
+            item = results.get()
+            if isinstance(item, tuple):
+                progress.add(*item, report=False)
+            elif isinstance(item, BaseException):
+                errors.append(item)
+        # The first error is raised below (or this thread's interruption propagates): log the rest.
+        for extra in errors[1:] if finished else errors:
+            log.error("chunk writer failed", error=f"{type(extra).__name__}: {extra}")
+    if errors:
+        raise errors[0]
+
+
+def _cancel_queries(sessions: list) -> None:
+    for session in list(sessions):
+        try:
+            session.cancel_safe()
+        except Exception:  # already closed: nothing to cancel
+            log.debug("could not cancel a writer's query", exc_info=True)

@@ -1,0 +1,48 @@
+-- The plan of each selected lot. A real chunk and a dry run share it, so a dry run
+-- reports what a real run does. It reads the CTE claimed (the lots) that the
+-- statement defines before it, and the wallets and locks through their indexes.
+--
+-- A lot is released when no release operation exists for it, its owner has both
+-- wallets, and the locked balance covers it together with the owner's earlier
+-- selected lots (release_day, id order) and the lots that already failed for that
+-- reason in this run (carry_lot_ids). Once a lot is not covered, neither are the
+-- owner's later lots in this run: a shortfall is an inconsistency to investigate.
+carry AS (
+    SELECT l.user_id, SUM(l.amount - l.released_amount) AS amount
+      FROM vault_vesting_lots l
+     WHERE l.id = ANY(%(carry_lot_ids)s::bigint[]) AND l.status = 'VESTED'
+     GROUP BY l.user_id
+),
+candidates AS (
+    SELECT c.id AS lot_id, c.user_id, c.amount, c.amount - c.released_amount AS remaining,
+           c.deposit_day, c.release_day, c.source_operation_id,
+           av.id AS available_id, lk.id AS locked_id, lk.balance AS locked_balance,
+           EXISTS (
+               SELECT 1 FROM operations o WHERE o.idempotency_key = 'avenir-vesting-release:' || c.id
+           ) AS already_released,
+           dl.id AS lock_id, dl.amount AS lock_amount,
+           COALESCE(cr.amount, 0) AS carried
+      FROM claimed c
+      LEFT JOIN ledger_accounts av
+        ON av.owner_id = c.user_id AND av.currency = %(currency)s AND av.kind = 'WALLET_AVAILABLE'
+      LEFT JOIN ledger_accounts lk
+        ON lk.owner_id = c.user_id AND lk.currency = %(currency)s AND lk.kind = 'WALLET_LOCKED'
+      LEFT JOIN wallet_locks dl ON dl.operation_id = c.source_operation_id AND dl.status = 'ACTIVE'
+      LEFT JOIN carry cr ON cr.user_id = c.user_id
+),
+covered AS (
+    SELECT cand.*,
+           cand.carried + SUM(
+               CASE WHEN NOT cand.already_released AND cand.available_id IS NOT NULL AND cand.locked_id IS NOT NULL
+                    THEN cand.remaining ELSE 0 END
+           ) OVER (PARTITION BY cand.user_id ORDER BY cand.release_day, cand.lot_id) AS needed
+      FROM candidates cand
+),
+plan AS MATERIALIZED (
+    SELECT cov.*,
+           CASE WHEN cov.already_released THEN 'ALREADY_RELEASED'
+                WHEN cov.available_id IS NULL OR cov.locked_id IS NULL THEN 'ACCOUNT_MISSING'
+                WHEN cov.locked_balance < cov.needed THEN 'INSUFFICIENT_LOCKED_BALANCE'
+           END AS code
+      FROM covered cov
+)

@@ -1,0 +1,53 @@
+"""The release's SQL, loaded from the .sql files beside this module and assembled
+once. Only fixed fragments are spliced in; every value is a bound parameter."""
+
+from functools import cache
+from pathlib import Path
+
+from vaults.services.release.context import RunContext
+from vaults.services.release.results import MAX_ERRORS_LISTED
+
+_SQL = Path(__file__).with_name("sql")
+# No upper key: the last range of a walk runs to the end of the selection.
+MAX_LOT_ID = 2**63 - 1
+
+
+def _load(name: str) -> str:
+    return (_SQL / f"{name}.sql").read_text()
+
+
+@cache
+def _statement(name: str, *, selection: bool, wait: bool = False) -> str:
+    sql = _load(name)
+    sql = sql.replace("{planning}", _load("planning").strip()).replace("{result}", _load("result").strip())
+    sql = sql.replace("{lot_filter}", "AND l.id = ANY(%(lot_ids)s::bigint[])" if selection else "")
+    return sql.replace("{row_lock}", "FOR UPDATE" if wait else "FOR UPDATE SKIP LOCKED")
+
+
+def claim_sql(ctx: RunContext, *, wait: bool, selection: bool = False) -> str:
+    """`selection`: restricted to lot_ids, whether the run has a selection or retries one lot."""
+    return _statement("claim", selection=selection or ctx.lot_ids is not None, wait=wait)
+
+
+def chunk_sql() -> str:
+    return _statement("chunk", selection=False)
+
+
+def dry_run_sql(ctx: RunContext) -> str:
+    return _statement("dry_run", selection=ctx.lot_ids is not None)
+
+
+def next_boundary_sql(ctx: RunContext) -> str:
+    return _statement("next_boundary", selection=ctx.lot_ids is not None)
+
+
+def base_params(ctx: RunContext) -> dict:
+    return {
+        "vault_id": ctx.vault.pk,
+        "vault_code": ctx.vault.code,
+        "currency": ctx.vault.currency,
+        "as_of": ctx.as_of,
+        "trace_id": ctx.trace_id,
+        "lot_ids": list(ctx.lot_ids) if ctx.lot_ids is not None else None,
+        "max_errors": MAX_ERRORS_LISTED,
+    }

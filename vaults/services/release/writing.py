@@ -1,0 +1,247 @@
+"""Writing one chunk of a real run, and the dry run's single planning statement.
+
+The common path is one statement per chunk (chunk.sql). Python only sees the chunk's
+counts, plus the rare lots that need more: a lock found by the audit's fallback, a
+lock larger than the release (split), a lot that failed. If PostgreSQL refuses a
+chunk, its range is retried lot by lot, each in its own transaction, so a bad lot
+fails alone.
+"""
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import structlog
+from django.db import DataError, IntegrityError, InternalError, connection, transaction
+
+from ledger.db import fetch_rows
+from vaults.models import ReleaseRun
+from vaults.services.lock_matching import LockClosure, LotKey, MatchedLock, close_locks, match_fallback_locks
+from vaults.services.release.context import RunContext
+from vaults.services.release.results import LotError, Tally
+from vaults.services.release.selection import KeyRange, RangeDispatcher
+from vaults.services.release.statements import base_params, chunk_sql, claim_sql, dry_run_sql
+
+log = structlog.get_logger("vaults.release")
+
+# What PostgreSQL says about the rows of a lot (a constraint, a trigger, a value). Any
+# other error (a lost connection, a cancelled query) stops the run instead.
+LOT_ERRORS = (IntegrityError, DataError, InternalError)
+
+
+@dataclass
+class RunFailures:
+    """Lots that failed earlier in this run, shared by its writers."""
+
+    failed: set[int] = field(default_factory=set)
+    insufficient: set[int] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, tally: Tally) -> None:
+        with self._lock:
+            self.insufficient |= tally.insufficient_lot_ids
+            self.failed |= tally.failed_lot_ids
+
+    def snapshot(self) -> tuple[list[int], list[int]]:
+        """(failed, insufficient), sorted."""
+        with self._lock:
+            return sorted(self.failed), sorted(self.insufficient)
+
+
+def commit_next_chunk(
+    ctx: RunContext, dispatcher: RangeDispatcher, failures: RunFailures, *, wait: bool
+) -> tuple[Tally, int] | None:
+    """Take the next key range and release it in its own transaction: (tally, lots
+    looked at), or None when the walk is over."""
+    key_range = None
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            key_range = dispatcher.next_range(cursor)
+            if key_range is None:
+                return None
+            tally, selected = _write_range(ctx, cursor, key_range, failures, wait=wait)
+    except LOT_ERRORS as exc:
+        if key_range is None:
+            raise
+
+        log.warning("chunk failed, retrying lot by lot", error=str(exc).splitlines()[0])
+        tally, selected = _retry_lot_by_lot(ctx, key_range, failures, wait=wait)
+    failures.add(tally)
+    return tally, selected
+
+
+def _write_range(
+    ctx: RunContext, cursor, key_range: KeyRange, failures: RunFailures, *, wait: bool, lot_ids=None
+) -> tuple[Tally, int]:
+    """Claim the range (claim.sql), then plan and write what was claimed (chunk.sql)."""
+    failed, insufficient = failures.snapshot()
+    params = {
+        **base_params(ctx),
+        **key_range.params(),
+        "exclude_lot_ids": failed,
+        "carry_lot_ids": insufficient,
+        "limit": ctx.chunk_size,
+    }
+    if lot_ids is not None:
+        params["lot_ids"] = lot_ids
+    cursor.execute(claim_sql(ctx, wait=wait, selection=lot_ids is not None), params)
+    params["claimed_lot_ids"] = cursor.fetchone()[0]
+    if not params["claimed_lot_ids"]:
+        return Tally(), 0
+    cursor.execute(chunk_sql(), params)
+    row = _ChunkRow(*cursor.fetchone())
+    tally = row.tally()
+    if row.unlinked or row.splits:
+        _close_remaining_locks(ctx, row, tally)
+    if ctx.run_id is not None and (tally.executed_count or tally.errors_count):
+        _add_to_run(cursor, ctx.run_id, tally)
+    log.debug("chunk written", lots=row.selected, executed=tally.executed_count)
+    return tally, row.selected
+
+
+def _retry_lot_by_lot(ctx: RunContext, key_range: KeyRange, failures: RunFailures, *, wait: bool):
+    lot_ids = [
+        lot_id
+        for (lot_id,) in fetch_rows(
+            "SELECT id FROM vault_vesting_lots WHERE vault_id = %s AND status = 'VESTED' "
+            "AND (release_day, id) > (%s, %s) AND (release_day, id) <= (%s, %s) ORDER BY release_day, id",
+            [ctx.vault.pk, *key_range.after, *key_range.upto],
+        )
+        if lot_id not in failures.snapshot()[0] and (ctx.lot_ids is None or lot_id in ctx.lot_ids)
+    ]
+    tally = Tally()
+    for lot_id in lot_ids:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                lot_tally, _ = _write_range(ctx, cursor, key_range, failures, wait=wait, lot_ids=[lot_id])
+        except LOT_ERRORS as exc:
+            error = LotError(lot_id=lot_id, code=_error_code(exc), message=str(exc).splitlines()[0])
+            log.warning("lot release failed", lot_id=lot_id, code=error.code, error=error.message)
+            lot_tally = Tally()
+            lot_tally.add_error(error)
+            if ctx.run_id is not None:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    _add_to_run(cursor, ctx.run_id, lot_tally)
+        tally.merge(lot_tally)
+    return tally, len(lot_ids)
+
+
+def _add_to_run(cursor, run_id: int, tally: Tally) -> None:
+    """The run row counts what its committed chunks did: it is exact after any crash."""
+    cursor.execute(
+        f"UPDATE {ReleaseRun._meta.db_table} SET executed_count = executed_count + %s, "
+        "executed_amount = executed_amount + %s, errors_count = errors_count + %s WHERE id = %s",
+        [tally.executed_count, tally.executed_amount, tally.errors_count, run_id],
+    )
+
+
+def plan_dry_run(ctx: RunContext) -> tuple[Tally, int]:
+    """The whole selection planned by one read-only statement (the caller opens the
+    READ ONLY transaction): (tally, lots looked at)."""
+    params = {**base_params(ctx), "carry_lot_ids": []}
+    with connection.cursor() as cursor:
+        cursor.execute(dry_run_sql(ctx), params)
+        row = _ChunkRow(*cursor.fetchone())
+    tally = row.tally()
+    if row.unlinked or row.splits:
+        _close_remaining_locks(ctx, row, tally)
+    return tally, row.selected
+
+
+@dataclass(frozen=True)
+class _ChunkRow:
+    """The one row of result.sql."""
+
+    selected: int
+    executed_count: int
+    executed_amount: Decimal
+    locks_closed_count: int
+    errors_count: int
+    errors: list[dict] | None
+    unlinked: list[dict] | None
+    splits: list[dict] | None
+
+    def tally(self) -> Tally:
+        tally = Tally(
+            executed_count=self.executed_count,
+            executed_amount=self.executed_amount,
+            errors_count=self.errors_count,
+            locks_closed_count=self.locks_closed_count,
+        )
+        for error in self.errors or ():
+            lot_error = LotError(lot_id=error["lot_id"], code=error["code"], message=error["message"])
+            log.warning("lot release failed", lot_id=lot_error.lot_id, code=lot_error.code, error=lot_error.message)
+            tally.add_error(lot_error, counted=True)
+        return tally
+
+
+def _close_remaining_locks(ctx: RunContext, row: _ChunkRow, tally: Tally) -> None:
+    """The rare path: locks found by the audit's fallback, and locks larger than the
+    release (split). A dry run only counts them."""
+    write = not ctx.dry_run
+    splits = row.splits or []
+    taken = {split["lock_id"] for split in splits}  # still ACTIVE until split below
+    unlinked = row.unlinked or []
+    matches = match_fallback_locks(
+        vault=ctx.vault,
+        lots=[
+            LotKey(
+                lot["lot_id"],
+                lot["user_id"],
+                Decimal(lot["amount"]),
+                date.fromisoformat(lot["deposit_day"]),
+                uuid.UUID(lot["source_operation_id"]),
+            )
+            for lot in unlinked
+        ],
+        for_update=write,
+        taken=taken,
+    )
+    closures = [
+        LockClosure(
+            lock=MatchedLock(split["lock_id"], Decimal(split["lock_amount"])),
+            release_amount=Decimal(split["remaining"]),
+            release_operation_id=_uuid(split["operation_id"]),
+        )
+        for split in splits
+    ]
+    tally.locks_split_count += len(splits)
+    tally.locks_closed_count += len(splits)  # closed for the released part
+    for lot in unlinked:
+        match = matches.get(lot["lot_id"])
+        if match is None:
+            tally.locks_missing_count += 1
+            log.warning(
+                "wallet lock not found; releasing anyway (the ledger prevails)",
+                lot_id=lot["lot_id"],
+                source_operation_id=lot["source_operation_id"],
+            )
+            continue
+        remaining = Decimal(lot["remaining"])
+        tally.locks_closed_count += 1
+        tally.locks_matched_by_fallback += 1
+        tally.locks_split_count += match.lock.amount > remaining
+        log.warning(
+            "wallet lock matched by fallback",
+            lot_id=lot["lot_id"],
+            lock_id=match.lock.pk,
+            candidates=match.candidates,
+            source_operation_id=lot["source_operation_id"],
+        )
+        closures.append(
+            LockClosure(lock=match.lock, release_amount=remaining, release_operation_id=_uuid(lot["operation_id"]))
+        )
+    if write and closures:
+        close_locks(closures=closures, at=fetch_rows("SELECT now()")[0][0])
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+def _error_code(exc: Exception) -> str:
+    if isinstance(exc, IntegrityError) and "idempotency_key" in str(exc):
+        return "ALREADY_RELEASED"
+    return "DATABASE_ERROR"
