@@ -12,6 +12,13 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+# Static files (admin, Swagger UI) collected, hashed and compressed into the image: gunicorn
+# serves them through whitenoise. Settings need DEBUG off (the manifest storage) and a valid
+# secret key, so a throwaway one is generated for this step only; no database is touched.
+RUN DJANGO_DEBUG=false \
+    DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    DATABASE_URL=postgres://collectstatic@localhost:5432/unused \
+    python manage.py collectstatic --noinput
 RUN useradd --create-home --uid 10001 app && chown -R app /app
 USER app
 

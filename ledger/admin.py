@@ -7,7 +7,6 @@ from functools import cached_property
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
@@ -30,7 +29,7 @@ class EstimatedCountPaginator(Paginator):
         if not isinstance(qs, QuerySet):
             return super().count
         capped = qs.order_by()[: self.count_cap + 1].count()
-        if capped <= self.count_cap or connection.vendor != "postgresql":
+        if capped <= self.count_cap:
             return capped
         try:
             plan = json.loads(qs.order_by().explain(format="json"))

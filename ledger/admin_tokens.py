@@ -3,15 +3,22 @@
 knox's add form lets the expiry be left blank, which creates a token that never
 expires. Here the expiry is required, defaults to now + TOKEN_TTL and is capped like
 the api_token command. The list shows token keys (never digests); a token cannot be
-edited, only created (its clear value is shown once, in the confirmation message) or
-deleted, which revokes it.
+edited, only created (its clear value is shown once, on a "copy this token now" page)
+or deleted, which revokes it.
+
+knox's admin puts the clear token in a flash message, i.e. in the `messages` cookie,
+which is signed but readable by anyone who sees the cookie. Here it is only ever in the
+body of the one response to the creating POST, which is marked no-store.
 
 Loaded by `ledger/admin.py` (`from ledger import admin_tokens  # noqa: F401`).
 """
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from knox.admin import AuthTokenAdmin, AuthTokenCreateForm
 from knox.models import AuthToken
 from knox.settings import knox_settings
@@ -46,6 +53,24 @@ class ApiTokenAdmin(AuthTokenAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a token is created or revoked (deleted), never edited
+
+    def save_model(self, request: HttpRequest, obj: AuthToken, form, change: bool) -> None:
+        # Skips knox's save_model, which would put the token in a message (a cookie).
+        admin.ModelAdmin.save_model(self, request, obj, form, change)
+        obj.clear_token = form.token  # only for response_add, on this instance of this request
+
+    def response_add(self, request: HttpRequest, obj: AuthToken, post_url_continue=None) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Copy this token now",
+            "opts": self.opts,
+            "token": obj.clear_token,
+            "token_object": obj,
+        }
+        request.current_app = self.admin_site.name
+        response = TemplateResponse(request, "admin/knox/authtoken/token_created.html", context)
+        add_never_cache_headers(response)  # no browser or proxy keeps the page with the token
+        return response
 
 
 if admin.site.is_registered(AuthToken):

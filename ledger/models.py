@@ -121,6 +121,7 @@ class LedgerEntry(models.Model):
 
     class Meta:
         db_table = "ledger_entries"
+        verbose_name_plural = "ledger entries"
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_non_zero")]
 
     def __str__(self) -> str:

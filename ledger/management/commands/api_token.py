@@ -9,13 +9,19 @@ creation, expiry and state. Exit code 2 for bad usage (unknown user, unknown key
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from common.commands import DocumentedCommand
 from ledger.api.tokens import ApiTokenError, create_api_token, list_api_tokens, revoke_api_tokens
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = "Create, list or revoke the API (Bearer) tokens of a user."
+    exit_codes = {
+        0: "done (create prints only the token on stdout)",
+        2: "bad usage: unknown or inactive user, unknown key, lifetime outside 1 h..365 days, "
+        "or a missing or invalid setting",
+    }
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)

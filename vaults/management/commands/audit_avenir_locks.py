@@ -7,14 +7,16 @@ Stdout: the report (text, or one JSON document with --json). Exit codes: 0 consi
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from common.commands import DocumentedCommand
 from ledger.exceptions import LedgerError
 from vaults.audit import DEFAULT_MAX_ITEMS, audit_avenir_locks
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = "Audit AVENIR wallet locks against the ledger and the vesting lots; exit 1 when inconsistent."
+    exit_codes = {0: "consistent: no finding", 1: "inconsistencies found (listed on stdout)"}
 
     def add_arguments(self, parser):
         parser.add_argument("--currency", default=None, help="only this currency (default: all)")

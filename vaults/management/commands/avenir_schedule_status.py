@@ -7,8 +7,9 @@ date, schedule missing or disabled, a run stuck RUNNING): for monitoring.
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from common.commands import DocumentedCommand
 from vaults.services.schedule import ScheduleHealth, schedule_health
 
 
@@ -41,8 +42,9 @@ def format_health(health: ScheduleHealth) -> str:
     return "\n".join(lines)
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = "Show the AVENIR release schedule's health; exit 1 when an alert is raised."
+    exit_codes = {0: "healthy: no alert", 1: "an alert is raised (missing or disabled schedule, stale or failed runs)"}
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -10,9 +10,10 @@ import json
 import sys
 from datetime import date
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from common.commands import DocumentedCommand
 from vaults.exceptions import USAGE_ERRORS
 from vaults.models import ReleaseTrigger
 from vaults.services.release import release_matured_lots
@@ -25,8 +26,13 @@ def parse_day(value: str, flag: str) -> date:
         raise CommandError(f"invalid {flag} {value!r}: expected a date as YYYY-MM-DD", returncode=2) from None
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = "Release the AVENIR vesting lots that matured on or before --as-of (default: today, UTC)."
+    exit_codes = {
+        0: "clean run: no error (a replay or a dry run included)",
+        1: "errors_count > 0 (the failing lots are in summary.errors; the others were released), or the run failed",
+        2: "bad usage: malformed date, unknown currency, --as-of in the future, or a missing or invalid setting",
+    }
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", help="business date YYYY-MM-DD (default: today's UTC date)")

@@ -8,16 +8,18 @@ Small runs go through the real services; large ones (PostgreSQL) take the bulk p
 import json
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from common.commands import DocumentedCommand
 from ledger.currencies import format_amount
 from vaults.exceptions import USAGE_ERRORS
 from vaults.management.commands.release_avenir_vesting import parse_day
 from vaults.services.seed import seed_avenir
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = "Seed AVENIR demo or benchmark data: funded users with vault deposits."
+    exit_codes = {0: "seeded", 2: "bad usage: invalid date, count or amount, or a missing or invalid setting"}
 
     def add_arguments(self, parser):
         parser.add_argument("--users", type=int, required=True)

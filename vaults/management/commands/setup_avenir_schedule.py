@@ -5,13 +5,13 @@ Idempotent, run by every deploy after `migrate`; never changes an existing row, 
 operators' edits in the admin (time, enabled, kwargs) survive deploys.
 """
 
-from django.core.management.base import BaseCommand
-
+from common.commands import DocumentedCommand
 from vaults.services.schedule import ensure_avenir_schedule
 
 
-class Command(BaseCommand):
+class Command(DocumentedCommand):
     help = "Create the AVENIR vesting release schedule (django-celery-beat) if it does not exist."
+    exit_codes = {0: "the schedule exists (created now, or already present and left unchanged)"}
 
     def handle(self, *args, **options):
         setup = ensure_avenir_schedule()
