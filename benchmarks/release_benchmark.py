@@ -20,13 +20,13 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from common.database_url import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vancelian.settings")
     import django
 
@@ -44,17 +44,13 @@ def phase(name: str, as_of: date, workers: int) -> dict:
     started = time.perf_counter()
     if name.startswith("reference"):
         from benchmarks.reference import release
+        from vaults.services.release.context import RunContext
 
-        dsn = connection.get_connection_params()
-        conninfo = " ".join(f"{k}={v}" for k, v in dsn.items() if k in {"dbname", "user", "host", "port", "password"})
-        executed = release(
-            conninfo,
-            vault_id=get_vault(currency="AED").pk,
-            currency="AED",
-            as_of=as_of,
-            chunk_size=1000,
-            connections=workers,
+        vault = get_vault(currency="AED")
+        ctx = RunContext(
+            vault=vault, as_of=as_of, trace_id="", dry_run=False, lot_ids=None, chunk_size=1000, workers=workers
         )
+        executed = release(database_url(connection.settings_dict), ctx, connections=workers)
         skipped = errors = 0
     else:
         summary = release_matured_lots(currency="AED", as_of=as_of, dry_run=name == "dry", workers=workers)
@@ -78,18 +74,19 @@ def phase(name: str, as_of: date, workers: int) -> dict:
 def verify(as_of: date) -> bool:
     """Nothing matured is left pending, and the lock audit finds nothing."""
     from vaults.audit import audit_avenir_locks
-    from vaults.models import VestingLot
+    from vaults.selectors import get_vault, pending_lots
 
-    pending = VestingLot.objects.filter(status="VESTED", release_day__lte=as_of).count()
+    pending = pending_lots(vault=get_vault(currency="AED"), as_of=as_of).count()
     report = audit_avenir_locks(currency="AED")
     if pending or not report.consistent:
         raise SystemExit(f"verification failed: {pending} pending, audit {report.to_json()['counts']}")
     return True
 
 
-def database_url(name: str) -> str:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=f"/{name}"))
+def url_of(database: str) -> str:
+    from django.db import connection
+
+    return database_url({**connection.settings_dict, "NAME": database})
 
 
 def run_phase(name: str, as_of: date, *, database: str, workers: int) -> dict:
@@ -100,7 +97,7 @@ def run_phase(name: str, as_of: date, *, database: str, workers: int) -> dict:
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, "DATABASE_URL": database_url(database)},
+        env={**os.environ, "DATABASE_URL": url_of(database)},
     )
     result = json.loads(out.stdout)
     print(json.dumps(result), flush=True)
@@ -109,12 +106,8 @@ def run_phase(name: str, as_of: date, *, database: str, workers: int) -> dict:
 
 def sql(statement: str, database: str) -> None:
     import psycopg
-    from django.db import connection
 
-    params = connection.get_connection_params() | {"dbname": database, "autocommit": True}
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**{k: v for k, v in params.items() if k != "prepare_threshold"}) as conn:
+    with psycopg.connect(url_of(database), autocommit=True) as conn:
         conn.execute(statement)
 
 

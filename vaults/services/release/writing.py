@@ -102,14 +102,17 @@ def _write_range(
 
 
 def _retry_lot_by_lot(ctx: RunContext, key_range: KeyRange, failures: RunFailures, *, wait: bool):
+    """The refused range, one lot per transaction: the lots claim.sql would take."""
+    failed = set(failures.snapshot()[0])
     lot_ids = [
         lot_id
         for (lot_id,) in fetch_rows(
-            "SELECT id FROM vault_vesting_lots WHERE vault_id = %s AND status = 'VESTED' "
-            "AND (release_day, id) > (%s, %s) AND (release_day, id) <= (%s, %s) ORDER BY release_day, id",
-            [ctx.vault.pk, *key_range.after, *key_range.upto],
+            "SELECT id FROM vault_vesting_lots WHERE vault_id = %s AND currency = %s AND status = 'VESTED' "
+            "AND released_amount < amount AND (release_day, id) > (%s, %s) AND (release_day, id) <= (%s, %s) "
+            "ORDER BY release_day, id",
+            [ctx.vault.pk, ctx.vault.currency, *key_range.after, *key_range.upto],
         )
-        if lot_id not in failures.snapshot()[0] and (ctx.lot_ids is None or lot_id in ctx.lot_ids)
+        if lot_id not in failed and (ctx.lot_ids is None or lot_id in ctx.lot_ids)
     ]
     tally = Tally()
     for lot_id in lot_ids:
