@@ -1,10 +1,10 @@
 """The AVENIR vesting release: one engine behind every caller.
 
 A real run walks the matured, unreleased lots in (release_day, id) order, a key range
-per transaction. Each range is claimed with FOR UPDATE SKIP LOCKED (two runs never
-share a lot), planned and written by one set-based statement (sql/chunk.sql): one
-INSERT for the operations, one for the entries, one UPDATE each for balances, lots
-and locks. A unique idempotency key per lot makes a second release impossible in the
+per transaction. Each range is claimed by sql/claim.sql (lots FOR UPDATE SKIP LOCKED,
+so two runs never share a lot; then accounts in id order; then locks), then planned
+and written by one set-based statement, sql/chunk.sql: one INSERT for the operations,
+one for the entries, one UPDATE each for balances, lots and locks. A unique idempotency key per lot makes a second release impossible in the
 database. A dry run plans the whole selection with the same SQL inside a READ ONLY
 transaction.
 

@@ -1,7 +1,7 @@
 """Writing one chunk of a real run, and the dry run's single planning statement.
 
-The common path is one statement per chunk (chunk.sql). Python only sees the chunk's
-counts, plus the rare lots that need more: a lock found by the audit's fallback, a
+The common path is two statements per chunk (claim.sql, chunk.sql). Python only sees
+the chunk's counts, plus the rare lots that need more: a lock found by the audit's fallback, a
 lock larger than the release (split), a lot that failed. If PostgreSQL refuses a
 chunk, its range is retried lot by lot, each in its own transaction, so a bad lot
 fails alone.
