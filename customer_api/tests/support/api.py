@@ -1,4 +1,4 @@
-"""Helpers shared by the API tests (test_api_*.py)."""
+"""Helpers shared by the customer API tests: the endpoint, Bearer clients, paging."""
 
 from datetime import timedelta
 

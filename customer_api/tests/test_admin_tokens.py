@@ -1,4 +1,4 @@
-"""The token admin (ledger/admin_tokens.py): create expiring tokens, revoke by deleting."""
+"""The token admin (customer_api/admin.py): create expiring tokens, revoke by deleting."""
 
 import re
 from datetime import timedelta
@@ -8,8 +8,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from ledger import admin_tokens  # noqa: F401 - registers the admin (ledger/admin.py imports it too)
-from ledger.tests.api_support import URL
+from customer_api.tests.support.api import URL
 from ledger.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,8 +72,11 @@ def test_the_created_token_is_in_no_cookie_and_not_shown_again(staff_client, ave
         assert page.status_code == 200 and clear not in page.content.decode()
 
 
-@pytest.mark.parametrize("offset", [None, timedelta(hours=-1), timedelta(days=400)])
+@pytest.mark.parametrize(
+    "offset", [None, timedelta(hours=-1), timedelta(minutes=30), timedelta(days=365, hours=1), timedelta(days=400)]
+)
 def test_admin_refuses_tokens_without_a_sensible_expiry(staff_client, offset):
+    """The api_token command's bounds: 1 hour..365 days from now."""
     user = UserFactory()
     expiry = "" if offset is None else (timezone.now() + offset).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -83,6 +85,20 @@ def test_admin_refuses_tokens_without_a_sensible_expiry(staff_client, offset):
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["expiry"]
     assert not AuthToken.objects.filter(user=user).exists()
+
+
+@pytest.mark.parametrize(
+    ("day", "time"),
+    [("9999-12-31", "23:59:59"), ("0001-01-01", "00:00:00"), ("99999-01-01", "00:00:00"), ("2025-02-30", "12:00:00")],
+)
+def test_admin_refuses_extreme_or_impossible_expiry_dates_as_form_errors(staff_client, day, time):
+    user = UserFactory()
+
+    response = staff_client.post(ADD_URL, {"user": user.pk, "expiry_0": day, "expiry_1": time})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["expiry"]
+    assert not AuthToken.objects.exists()
 
 
 def test_admin_lists_token_keys_never_tokens_and_deleting_revokes(staff_client, avenir):

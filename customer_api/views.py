@@ -5,15 +5,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledger.api import schema  # noqa: F401 - registers the Bearer security scheme
-from ledger.api.cursors import encode_cursor
-from ledger.api.serializers import (
+from customer_api import schema  # noqa: F401 - registers the Bearer security scheme
+from customer_api.pagination import encode_cursor
+from customer_api.selectors import transaction_history
+from customer_api.serializers import (
     ErrorSerializer,
     InvalidParameterErrorSerializer,
     TransactionPageSerializer,
     TransactionQuerySerializer,
 )
-from ledger.selectors_history import transaction_history
 
 _QUERY_PARAMETERS = ("limit", "operation_type", "created_from", "created_to", "cursor")
 

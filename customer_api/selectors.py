@@ -17,6 +17,7 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from ledger.models import AccountKind, LedgerEntry, Operation, OperationType
+from vaults.models import VestingLot
 
 # Labels of the operations that do not belong to a vault product.
 OPERATION_LABELS: dict[str, str] = {
@@ -81,8 +82,6 @@ def _available_delta() -> Subquery:
 def _released_lot(field: str) -> Subquery:
     """A field of the lot a release operation released (vault_vesting_lots.last_release_operation_id
     is indexed). One release operation per lot (DESIGN invariant 4), so at most one row."""
-    from vaults.models import VestingLot  # the ledger app must not import vaults at load time
-
     return Subquery(
         VestingLot.objects.filter(last_release_operation_id=OuterRef("pk")).order_by("pk").values(field)[:1]
     )

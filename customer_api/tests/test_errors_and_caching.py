@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from ledger.tests.api_support import URL, bearer_client
+from customer_api.tests.support.api import URL, bearer_client
 from ledger.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

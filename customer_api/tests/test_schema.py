@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from ledger.tests.api_support import issue_token
+from customer_api.tests.support.api import issue_token
 from ledger.tests.factories import FundingFactory, UserFactory
 from vaults.tests.factories import DepositFactory
 

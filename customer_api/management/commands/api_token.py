@@ -12,14 +12,17 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 
 from common.commands import DocumentedCommand
-from ledger.api.tokens import ApiTokenError, create_api_token, list_api_tokens, revoke_api_tokens
+from customer_api.exceptions import ApiTokenError
+from customer_api.tokens import MAX_TTL_HOURS, MIN_TTL_HOURS, create_api_token, list_api_tokens, revoke_api_tokens
+
+TTL_RANGE = f"{MIN_TTL_HOURS}..{MAX_TTL_HOURS}"  # 1 hour..one year
 
 
 class Command(DocumentedCommand):
     help = "Create, list or revoke the API (Bearer) tokens of a user."
     exit_codes = {
         0: "done (create prints only the token on stdout)",
-        2: "bad usage: unknown or inactive user, unknown key, lifetime outside 1 h..365 days, "
+        2: f"bad usage: unknown or inactive user, unknown key, --ttl-hours outside {TTL_RANGE}, "
         "or a missing or invalid setting",
     }
 
@@ -31,7 +34,8 @@ class Command(DocumentedCommand):
             "--ttl-hours",
             type=int,
             default=None,
-            help="lifetime in hours (default: REST_KNOX TOKEN_TTL, API_TOKEN_TTL_HOURS)",
+            metavar="N",
+            help=f"lifetime in hours, {TTL_RANGE}, at most one year (default: API_TOKEN_TTL_HOURS, 24)",
         )
         listing = sub.add_parser("list", help="list the user's tokens (keys only, never the tokens)")
         listing.add_argument("username")
@@ -44,10 +48,7 @@ class Command(DocumentedCommand):
     def handle(self, *args, **options):
         try:
             if options["action"] == "create":
-                ttl = timedelta(hours=options["ttl_hours"]) if options["ttl_hours"] is not None else None
-                issued = create_api_token(username=options["username"], ttl=ttl)
-                self.stdout.write(issued.token)
-                self.stderr.write(f"token {issued.token_key}... expires {issued.expiry.isoformat()}")
+                self._create(options["username"], options["ttl_hours"])
             elif options["action"] == "list":
                 for info in list_api_tokens(username=options["username"]):
                     expiry = info.expiry.isoformat() if info.expiry else "never"
@@ -59,3 +60,12 @@ class Command(DocumentedCommand):
                 self.stdout.write(f"revoked {count} token(s)")
         except ApiTokenError as exc:
             raise CommandError(str(exc), returncode=2) from exc
+
+    def _create(self, username: str, ttl_hours: int | None) -> None:
+        # Checked before timedelta(): a huge value would overflow it.
+        if ttl_hours is not None and not MIN_TTL_HOURS <= ttl_hours <= MAX_TTL_HOURS:
+            raise CommandError(f"--ttl-hours must be in {TTL_RANGE} (at most one year), not {ttl_hours}", returncode=2)
+        ttl = timedelta(hours=ttl_hours) if ttl_hours is not None else None
+        issued = create_api_token(username=username, ttl=ttl)
+        self.stdout.write(issued.token)
+        self.stderr.write(f"token {issued.token_key}... expires {issued.expiry.isoformat()}")

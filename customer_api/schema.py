@@ -2,7 +2,7 @@
 
 drf-spectacular ships a knox extension named "knoxApiToken"; this one (higher
 priority) names it "bearerAuth" and documents how to get a token. Imported by
-ledger.api.views so it is registered before any schema is generated.
+customer_api.views so it is registered before any schema is generated.
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ledger.api.views import TransactionListView
+from customer_api.views import TransactionListView
 
 app_name = "api_v1"
 

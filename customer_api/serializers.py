@@ -12,17 +12,19 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ledger.api.cursors import InvalidCursor, decode_cursor
+from customer_api.pagination import InvalidCursor, decode_cursor
+from customer_api.selectors import HistoryItem
 from ledger.currencies import format_amount
 from ledger.models import OperationType
-from ledger.selectors_history import HistoryItem
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() would also take " 5", "5_0" or non-ASCII digits
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# Extended ISO 8601 only ("2025-01-27T00:05..."): the compact forms fromisoformat also takes are refused.
-_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*", re.DOTALL)
+# Extended ISO 8601 only ("2025-01-27T00:05..."): the compact forms fromisoformat also takes are refused,
+# and so is anything after it but ASCII digits and ":.+-Z": parse_datetime would take other scripts'
+# digits, a trailing newline or space, and fromisoformat a trailing NUL.
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}[0-9:.+\-Z]*")
 
 
 class StrictIntegerField(serializers.IntegerField):

@@ -1,16 +1,16 @@
 """Admin for API tokens: knox's own AuthToken admin, made to always issue expiring tokens.
 
 knox's add form lets the expiry be left blank, which creates a token that never
-expires. Here the expiry is required, defaults to now + TOKEN_TTL and is capped like
-the api_token command. The list shows token keys (never digests); a token cannot be
-edited, only created (its clear value is shown once, on a "copy this token now" page)
-or deleted, which revokes it.
+expires. Here the expiry is required, defaults to now + TOKEN_TTL and is bounded like
+the api_token command (1 hour..365 days from now). The list shows token keys (never
+digests); a token cannot be edited, only created (its clear value is shown once, on a
+"copy this token now" page) or deleted, which revokes it.
 
 knox's admin puts the clear token in a flash message, i.e. in the `messages` cookie,
 which is signed but readable by anyone who sees the cookie. Here it is only ever in the
 body of the one response to the creating POST, which is marked no-store.
 
-Loaded by `ledger/admin.py` (`from ledger import admin_tokens  # noqa: F401`).
+Importing knox.admin registers knox's AuthTokenAdmin; this module then replaces it.
 """
 
 from django.contrib import admin
@@ -23,7 +23,7 @@ from knox.admin import AuthTokenAdmin, AuthTokenCreateForm
 from knox.models import AuthToken
 from knox.settings import knox_settings
 
-from ledger.api.tokens import MAX_TTL
+from customer_api.tokens import MAX_TTL, MIN_TTL
 
 
 class ExpiringTokenCreateForm(AuthTokenCreateForm):
@@ -32,13 +32,15 @@ class ExpiringTokenCreateForm(AuthTokenCreateForm):
         expiry = self.fields["expiry"]
         expiry.required = True
         expiry.initial = lambda: timezone.now() + knox_settings.TOKEN_TTL
-        expiry.help_text = f"Required: tokens always expire (at most {MAX_TTL.days} days from now)."
+        expiry.help_text = f"Required: tokens always expire (1 hour to {MAX_TTL.days} days from now)."
 
     def clean_expiry(self):
         expiry = self.cleaned_data["expiry"]
         now = timezone.now()
         if expiry <= now:
             raise ValidationError("The expiry must be in the future.")
+        if expiry < now + MIN_TTL:
+            raise ValidationError("The expiry must be at least 1 hour from now.")
         if expiry > now + MAX_TTL:
             raise ValidationError(f"The expiry must be at most {MAX_TTL.days} days from now.")
         return expiry

@@ -1,4 +1,5 @@
-"""API tokens (django-rest-knox): issue, list, revoke. Used by the api_token command.
+"""API tokens (django-rest-knox): issue, list, revoke. Used by the api_token command; the
+admin (customer_api/admin.py) applies the same lifetime bounds to the expiry it takes.
 
 knox stores only a hash of each token (the clear token is shown once, at creation)
 and its `token_key`, the first characters, which identify it in listings.
@@ -13,13 +14,13 @@ from django.utils import timezone
 from knox.models import AuthToken
 from knox.settings import knox_settings
 
-from ledger.exceptions import LedgerError
+from customer_api.exceptions import ApiTokenError
 
+# Every token expires, within a year: a leaked one stops working on its own.
+MIN_TTL = timedelta(hours=1)
 MAX_TTL = timedelta(days=365)
-
-
-class ApiTokenError(LedgerError):
-    code = "API_TOKEN_ERROR"
+MIN_TTL_HOURS = MIN_TTL // timedelta(hours=1)
+MAX_TTL_HOURS = MAX_TTL // timedelta(hours=1)  # 8760
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ def _user(username: str):
 
 
 def create_api_token(*, username: str, ttl: timedelta | None = None) -> IssuedToken:
-    """A new token for the user, valid for `ttl` (default: REST_KNOX TOKEN_TTL)."""
+    """A new token for the user, valid for `ttl` (default: REST_KNOX TOKEN_TTL), 1 hour..365 days."""
     ttl = knox_settings.TOKEN_TTL if ttl is None else ttl
-    if ttl is None or ttl <= timedelta(0) or ttl > MAX_TTL:
-        raise ApiTokenError(f"the token lifetime must be positive and at most {MAX_TTL.days} days")
+    if ttl is None or not MIN_TTL <= ttl <= MAX_TTL:
+        raise ApiTokenError(f"the token lifetime must be between {MIN_TTL_HOURS} hour and {MAX_TTL.days} days")
     user = _user(username)
     if not user.is_active:
         raise ApiTokenError(f"user {username!r} is inactive")

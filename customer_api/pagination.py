@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from uuid import UUID
 
-from ledger.selectors_history import HistoryCursor
+from customer_api.selectors import HistoryCursor
 
 MAX_CURSOR_LENGTH = 200  # a real cursor is ~90 characters; refuse to decode anything huge
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from ledger.tests.api_support import URL, issue_token
+from customer_api.tests.support.api import URL, issue_token
 from ledger.tests.factories import FundingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
