@@ -24,8 +24,21 @@ def quantum(currency: str) -> Decimal:
 
 
 def format_amount(amount: Decimal, currency: str) -> str:
-    """The display string of an amount, with the currency's minor units ("30000.00")."""
+    """The machine string of an amount, with the currency's minor units ("30000.00"): the
+    runbook's JSON and logs. People read display_amount."""
     return str(Decimal(amount).quantize(quantum(currency)))
+
+
+def display_amount(amount: Decimal | None, currency: str | None) -> str:
+    """An amount for people: thousands separators, the currency's minor units and its code
+    ("30,000.00 AED", "-1,234.50 AED"). Never raises: a currency the ledger does not know
+    is shown as stored, and no amount as an empty string."""
+    if amount is None:
+        return ""
+    value = Decimal(amount)
+    if currency in _QUANTA:
+        value = value.quantize(_QUANTA[currency])
+    return f"{value:,f} {currency or ''}".rstrip()
 
 
 def parse_amount(value: Decimal | str, currency: str, *, positive: bool = True) -> Decimal:

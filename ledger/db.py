@@ -1,7 +1,7 @@
 """Small set-based SQL helpers for PostgreSQL."""
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -11,9 +11,10 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.db.models.expressions import RawSQL
 
 
-def fetch_rows(sql: str, params: Iterable = ()) -> list[tuple]:
+def fetch_rows(sql: str, params: Iterable | Mapping = ()) -> list[tuple]:
+    """Positional (%s) or named (%(name)s, a mapping) parameters."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
+        cursor.execute(sql, params if isinstance(params, Mapping) else list(params))
         return cursor.fetchall()
 
 

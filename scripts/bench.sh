@@ -2,6 +2,7 @@
 # The release benchmark on a throwaway embedded PostgreSQL 18 (default durability settings).
 # Usage: scripts/bench.sh [--lots 200000] [--history 1000000] [--lots-per-user 10]
 #        scripts/bench.sh audit [--lots 100000]       (the lock audit)
+#        scripts/bench.sh verify [--history 1000000] [--pending 200000]   (verify_ledger)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -15,6 +16,9 @@ python manage.py migrate --no-input -v 0
 if [ "${1:-}" = "audit" ]; then
   shift
   python -m benchmarks.audit_benchmark "$@"
+elif [ "${1:-}" = "verify" ]; then
+  shift
+  python -m benchmarks.verify_benchmark "$@"
 else
   python -m benchmarks.release_benchmark "$@"
 fi

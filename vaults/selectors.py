@@ -1,13 +1,16 @@
 """Read paths of the vaults app."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
-from django.db.models import Count, F, Sum
+from django.db.models import F
 
 from ledger.currencies import check_currency
 from ledger.db import fetch_rows
-from ledger.selectors import Violation, ledger_violations
 from vaults.exceptions import VaultNotFound
 from vaults.models import AVENIR_CODE, LotStatus, Vault, VestingLot
 
@@ -34,61 +37,110 @@ def pending_lots(*, vault: Vault, as_of: date, lot_ids: Iterable[int] | None = N
     return qs
 
 
-def unlock_forecast(*, vault_code: str = AVENIR_CODE, limit: int = 5) -> list[dict]:
-    """The runbook's "next run" query: the next release days with lot count and remaining amount."""
-    rows = (
-        VestingLot.objects.filter(vault_code=vault_code, status=LotStatus.VESTED)
-        .values("currency", "release_day")
-        .annotate(
-            lot_count=Count("id"),
-            total_remaining=Sum("amount") - Sum("released_amount"),
+_SQL = Path(__file__).with_name("sql")
+FORECAST_DAYS = 7
+MAX_FORECAST_DAYS = 366
+
+
+@dataclass(frozen=True)
+class ForecastDay:
+    release_day: date
+    lot_count: int
+    amount: Decimal  # what the lots of the day still hold (amount - released_amount)
+
+
+@dataclass(frozen=True)
+class OverdueBacklog:
+    """VESTED lots whose release day is before today: matured, not yet released."""
+
+    lot_count: int
+    amount: Decimal
+    oldest_day: date | None
+
+
+@dataclass(frozen=True)
+class CurrencyForecast:
+    currency: str
+    today: date
+    overdue: OverdueBacklog
+    upcoming: tuple[ForecastDay, ...]  # the next release days from today on, at most `days`
+
+
+@cache
+def _forecast_sql() -> str:
+    return (_SQL / "unlock_forecast.sql").read_text()
+
+
+def unlock_forecast(
+    *, days: int = FORECAST_DAYS, today: date | None = None, vault_code: str = AVENIR_CODE
+) -> tuple[CurrencyForecast, ...]:
+    """Per currency (every vault of `vault_code`, sorted): the overdue backlog and the next
+    `days` release days with their lot count and amount. `today` defaults to the database's
+    UTC date (the business date)."""
+    if not 1 <= days <= MAX_FORECAST_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_FORECAST_DAYS}")
+    rows = fetch_rows(_forecast_sql(), {"vault_code": vault_code, "today": today, "days": days})
+    overdue: dict[str, OverdueBacklog] = {}
+    upcoming: dict[str, list[ForecastDay]] = {}
+    todays: dict[str, date] = {}
+    for currency, day0, part, release_day, lot_count, amount in rows:
+        todays[currency] = day0
+        if part == "overdue":
+            overdue[currency] = OverdueBacklog(lot_count=lot_count, amount=amount, oldest_day=release_day)
+        else:
+            upcoming.setdefault(currency, []).append(ForecastDay(release_day, lot_count, amount))
+    return tuple(
+        CurrencyForecast(
+            currency=currency,
+            today=todays[currency],
+            overdue=overdue[currency],
+            upcoming=tuple(upcoming.get(currency, ())),
         )
-        .order_by("release_day", "currency")[:limit]
+        for currency in sorted(todays)
     )
-    return list(rows)
 
 
-def vault_violations() -> list[Violation]:
-    """Invariants 3 and 4 of DESIGN.md, set-based."""
-    # 3. Per (user, currency): locked balance == sum of ACTIVE locks == remaining of unreleased lots.
-    found = [
-        Violation(
-            3,
-            f"user {user_id} {currency}: locked balance {locked}, active locks {locks}, unreleased lots {lots}",
-        )
-        for user_id, currency, locked, locks, lots in fetch_rows(
-            """
-            SELECT user_id, currency, SUM(locked), SUM(locks), SUM(lots) FROM (
-                SELECT owner_id AS user_id, currency, balance AS locked, 0 AS locks, 0 AS lots
-                  FROM ledger_accounts WHERE kind = 'WALLET_LOCKED'
-                UNION ALL
-                SELECT user_id, currency, 0, amount, 0 FROM wallet_locks WHERE status = 'ACTIVE'
-                UNION ALL
-                SELECT user_id, currency, 0, 0, amount - released_amount
-                  FROM vault_vesting_lots WHERE status <> 'RELEASED'
-            ) t GROUP BY user_id, currency
-            HAVING SUM(locked) <> SUM(locks) OR SUM(locked) <> SUM(lots)
-            """
-        )
-    ]
-    # 4. At most one release operation per lot; a released lot is fully released.
-    found += [
-        Violation(4, f"lot {lot_id} has {n} release operations")
-        for lot_id, n in fetch_rows(
-            "SELECT CAST(operation_metadata ->> 'lot_id' AS bigint), COUNT(*) FROM operations "
-            "WHERE type = 'VAULT_VESTING_RELEASE' GROUP BY operation_metadata ->> 'lot_id' HAVING COUNT(*) > 1"
-        )
-    ]
-    found += [
-        Violation(4, f"lot {lot_id} is RELEASED with released_amount {released} of {amount}")
-        for lot_id, released, amount in fetch_rows(
-            "SELECT id, released_amount, amount FROM vault_vesting_lots "
-            "WHERE status = 'RELEASED' AND released_amount <> amount"
-        )
-    ]
-    return found
+ALREADY_RELEASED = "already released"
+NOT_MATURED = "not matured"
+NOT_FOUND = "not found"
 
 
-def check_invariants() -> list[Violation]:
-    """Every data invariant of DESIGN.md (1-4); invariant 5 (dry runs write nothing) is a test."""
-    return ledger_violations() + vault_violations()
+@dataclass(frozen=True)
+class LotReadiness:
+    """Whether a lot the operator selected can be released on `as_of`, and if not, why."""
+
+    lot_id: int
+    currency: str | None  # None: not found
+    release_day: date | None
+    reason: str | None = None  # None: releasable; else ALREADY_RELEASED, NOT_MATURED or NOT_FOUND
+
+    @property
+    def releasable(self) -> bool:
+        return self.reason is None
+
+
+def lots_release_readiness(*, lot_ids: Iterable[int], as_of: date) -> tuple[LotReadiness, ...]:
+    """The release's own rules, read only, for a selection: a lot that does not exist is not
+    found, a RELEASED lot (or one with nothing left) is already released, a lot whose release
+    day is after `as_of` is not matured; the others are releasable. In lot id order."""
+    wanted = sorted(set(lot_ids))
+    lots = {
+        pk: (currency, status, release_day, amount, released)
+        for pk, currency, status, release_day, amount, released in VestingLot.objects.filter(pk__in=wanted).values_list(
+            "pk", "currency", "status", "release_day", "amount", "released_amount"
+        )
+    }
+    result = []
+    for pk in wanted:
+        if pk not in lots:
+            result.append(LotReadiness(pk, None, None, NOT_FOUND))
+            continue
+        currency, status, release_day, amount, released = lots[pk]
+        if status == LotStatus.RELEASED or released >= amount:
+            reason = ALREADY_RELEASED
+        elif release_day > as_of:
+            reason = NOT_MATURED
+        else:
+            reason = None
+        result.append(LotReadiness(pk, currency, release_day, reason))
+    return tuple(result)

@@ -7,10 +7,10 @@ from django.db import IntegrityError, connection, transaction
 
 from ledger.exceptions import IdempotencyConflict, InsufficientFunds, InvalidAmount, UnbalancedOperation
 from ledger.models import Account, AccountKind, LedgerEntry, Operation, OperationType
-from ledger.selectors import ledger_violations
 from ledger.services.accounts import ensure_wallet_accounts
 from ledger.services.posting import Leg, OperationSpec, post_operation, post_operations
 from ledger.tests.factories import FundingFactory, UserFactory
+from ledger.verification import verify_ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +36,7 @@ def test_funding_posts_balanced_entries_and_updates_balances():
     assert system.balance == Decimal("-250.50")
     op = Operation.objects.get(type=OperationType.FUNDING)
     assert sorted(op.entries.values_list("amount", flat=True)) == [Decimal("-250.50"), Decimal("250.50")]
-    assert ledger_violations() == []
+    assert verify_ledger().ok
 
 
 def test_insufficient_funds_is_a_domain_error_and_writes_nothing():

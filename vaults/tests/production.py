@@ -1,9 +1,25 @@
-"""The production environment of `.env.example`, for subprocesses run against the test database."""
+"""The production environment of `.env.example`, for subprocesses run against the test database,
+and the compose `web` command (gunicorn, DEBUG off, static files collected and served by
+whitenoise) that the production tests share (the `web` fixture, in vaults/tests/conftest.py)."""
 
 import re
 import secrets
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
-from vaults.tests.stack import ROOT, subprocess_env
+import pytest
+
+from vaults.tests.stack import ROOT, local_argv, running, service_command, subprocess_env, wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+# What the TLS-terminating proxy in front of gunicorn adds (DJANGO_SECURE_PROXY_SSL_HEADER).
+BEHIND_TLS = {"X-Forwarded-Proto": "https"}
 
 _ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
 
@@ -37,3 +53,77 @@ def production_env(**overrides: str) -> dict[str, str]:
     env.update(DJANGO_SECRET_KEY=strong_secret_key())
     env.update(overrides)
     return env
+
+
+@dataclass(frozen=True)
+class Web:
+    base: str
+    log: Path
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs) -> None:
+        return None  # let the test see the redirect itself
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> Reply:
+    request = urllib.request.Request(url, headers={**BEHIND_TLS, **(headers or {})})
+    try:
+        with _OPENER.open(request, timeout=10) as response:
+            return Reply(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, dict(error.headers), error.read())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def linked_assets(html: str) -> list[str]:
+    return re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+
+
+@pytest.fixture(scope="session")
+def web(django_db_setup, tmp_path_factory) -> Iterator[Web]:
+    """collectstatic, as the image build does, then the compose web command, both with DEBUG off.
+    One per session: every production test module shares it."""
+    tmp = tmp_path_factory.mktemp("web")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # A browser behind the TLS proxy posts with an https Origin; the test's browser talks plain
+    # HTTP to gunicorn, so its origin is trusted the way a deployment trusts a proxy's host.
+    env = production_env(DJANGO_STATIC_ROOT=str(tmp / "static"), DJANGO_CSRF_TRUSTED_ORIGINS=base)
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert collected.returncode == 0, collected.stderr
+    argv = local_argv(service_command("web"))
+    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return fetch(f"{base}/admin/login/").status == 200
+        except OSError:
+            return False
+
+    with running(argv, env=env, log_path=tmp / "web.log") as proc:
+        wait_for(up, timeout=60, what="gunicorn (DEBUG off) to serve /admin/login/")
+        assert proc.poll() is None
+        yield Web(base=base, log=tmp / "web.log")

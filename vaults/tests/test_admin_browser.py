@@ -1,7 +1,7 @@
 """One real-browser walk through the operator surfaces: headless Chromium (Debian's package)
 driven by Playwright against pytest-django's live_server. Screenshots go to
-artifacts/screenshots/ (test artifacts); with UPDATE_DOCS_SCREENSHOTS=1 the confirmation and
-audit pages are also copied to docs/img/ for the README."""
+artifacts/screenshots/ (test artifacts); with UPDATE_DOCS_SCREENSHOTS=1 the audit page is also
+copied to docs/img/ (the other pages' come from test_production_admin_browser.py, on gunicorn)."""
 
 import os
 import shutil
@@ -58,14 +58,14 @@ def test_operator_releases_lots_and_opens_the_lock_audit_in_a_real_browser(live_
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
             page.set_default_timeout(15_000)
             page.goto(f"{live_server.url}/admin/login/?next=/admin/vaults/vestinglot/")
             page.fill("#id_username", "operator")
             page.fill("#id_password", "pw-for-tests-only")
             page.click("input[type=submit]")
             page.wait_for_selector("#unlock-forecast")
-            page.screenshot(path=SHOTS / "lots_changelist.png", full_page=True)
+            page.screenshot(path=SHOTS / "live_lots_changelist.png", full_page=True)
 
             for deposit in (*matured, future):
                 page.check(f'input[name="_selected_action"][value="{deposit.lot_id}"]')
@@ -73,14 +73,14 @@ def test_operator_releases_lots_and_opens_the_lock_audit_in_a_real_browser(live_
             page.click('button[name="index"]')
             page.wait_for_selector(".release-section")
             assert page.inner_text(".will-release-count") == "2"
-            assert page.inner_text(".will-release-amount") == "20000.00 AED"
+            assert page.inner_text(".will-release-amount") == "20,000.00 AED"
             assert str(future.lot_id) in page.inner_text(".refused")
-            page.screenshot(path=SHOTS / "release_confirmation.png", full_page=True)
+            page.screenshot(path=SHOTS / "live_release_confirmation.png", full_page=True)
 
             page.click('input[type=submit][value="Yes, release the matured lots"]')
             success = page.wait_for_selector(".messagelist .success").inner_text()
-            assert "Released 2 lot(s), 20000.00 AED" in success
-            page.screenshot(path=SHOTS / "release_done.png", full_page=True)
+            assert "Released 2 lot(s), 20,000.00 AED" in success
+            page.screenshot(path=SHOTS / "live_release_done.png", full_page=True)
 
             page.click("text=Lock audit")
             page.wait_for_selector("#audit-counts")
@@ -98,8 +98,7 @@ def test_operator_releases_lots_and_opens_the_lock_audit_in_a_real_browser(live_
         LotStatus.RELEASED,
         LotStatus.VESTED,
     ]
-    assert all((SHOTS / name).stat().st_size > 10_000 for name in ("release_confirmation.png", "lock_audit.png"))
+    assert all((SHOTS / name).stat().st_size > 10_000 for name in ("live_release_confirmation.png", "lock_audit.png"))
     if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        for name in ("release_confirmation.png", "lock_audit.png"):
-            shutil.copyfile(SHOTS / name, DOCS_IMG / name)
+        shutil.copyfile(SHOTS / "lock_audit.png", DOCS_IMG / "lock_audit.png")

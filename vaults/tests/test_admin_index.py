@@ -8,7 +8,7 @@ from ledger.tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 AUDIT_URL = "/admin/vaults/vestinglot/audit/"
-FORECAST_URL = "/admin/vaults/vestinglot/#unlock-forecast"
+FORECAST_URL = "/admin/vaults/vestinglot/forecast/"
 
 
 def staff_client(client, *perms: str):

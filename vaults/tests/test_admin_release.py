@@ -9,8 +9,9 @@ from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 
 from ledger.models import LockStatus, WalletLock
-from vaults.models import LotStatus, ReleaseRun, ReleaseTrigger, VestingLot
-from vaults.services.release import utc_today
+from vaults.admin import release_action
+from vaults.models import AVENIR_CODE, LotStatus, ReleaseRun, ReleaseTrigger, Vault, VestingLot
+from vaults.services.release import release_matured_lots, utc_today
 from vaults.tests.admin_support import money_fingerprint, staff_user
 from vaults.tests.factories import DepositFactory
 from vaults.tests.helpers import assert_invariants
@@ -96,7 +97,7 @@ def test_confirmation_page_shows_the_dry_run_of_exactly_the_selection(operator, 
     (section,) = response.context["sections"]
     summary = section["summary"]
     assert summary.dry_run and summary.currency == "AED"
-    assert (summary.executed_count, section["amount"]) == (1, "10000.00")
+    assert (summary.executed_count, section["amount"]) == (1, "10,000.00 AED")
     assert section["not_matured"] == [future.lot_id]
     assert (summary.locks_closed_count, summary.locks_missing_count) == (1, 0)
     outcomes = {row["lot"].pk: (row["outcome"], row["lock"]) for row in section["lots"]}
@@ -114,6 +115,7 @@ def test_confirmation_page_shows_the_dry_run_of_exactly_the_selection(operator, 
 
 def test_confirming_releases_only_the_matured_lots_of_the_selection(operator, lots):
     matured, future = lots
+    future_day = VestingLot.objects.get(pk=future.lot_id).release_day
     response = confirm(operator, [d.lot_id for d in (*matured, future)])
 
     assert response.status_code == 302
@@ -132,10 +134,10 @@ def test_confirming_releases_only_the_matured_lots_of_the_selection(operator, lo
     )
     texts = [str(m) for m in get_messages(response.wsgi_request)]
     assert any(
-        "Released 2 lot(s), 20000.00 AED" in t and run.trace_id in t and f"/admin/vaults/releaserun/{run.pk}/" in t
+        "Released 2 lot(s), 20,000.00 AED" in t and run.trace_id in t and f"/admin/vaults/releaserun/{run.pk}/" in t
         for t in texts
     ), texts
-    assert any(f"1 lot(s) not matured, refused: {future.lot_id}" in t for t in texts), texts
+    assert f"Not released (1): lot {future.lot_id}: not matured (release day {future_day:%Y-%m-%d})." in texts
     assert_invariants()
 
 
@@ -172,4 +174,67 @@ def test_a_selection_with_nothing_matured_releases_nothing(operator, lots):
     confirm(operator, [future.lot_id])
     assert statuses(future) == [LotStatus.VESTED]
     assert WalletLock.objects.get(pk=future.lock_id).status == LockStatus.ACTIVE
+    assert not ReleaseRun.objects.exists()
     assert_invariants()
+
+
+@pytest.fixture
+def release_calls(monkeypatch):
+    """Every call the admin makes to the release service, passed through to it."""
+    calls = []
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return release_matured_lots(**kwargs)
+
+    monkeypatch.setattr(release_action, "release_matured_lots", spy)
+    return calls
+
+
+def test_confirming_a_selection_with_nothing_releasable_names_each_reason_and_records_no_run(
+    operator, lots, release_calls
+):
+    """Released, not matured and vanished lots, confirmed anyway (a stale confirmation page):
+    a reason per lot, no call to the release service, no run row, nothing moved."""
+    matured, future = lots
+    released = matured[0]
+    release_matured_lots(currency="AED", lot_ids=[released.lot_id], trigger=ReleaseTrigger.CLI, actor="earlier")
+    ReleaseRun.objects.all().delete()
+    vanished = max(VestingLot.objects.values_list("pk", flat=True)) + 1000
+    future_day = VestingLot.objects.get(pk=future.lot_id).release_day
+    before = money_fingerprint()
+
+    response = confirm(operator, [released.lot_id, future.lot_id, vanished])
+
+    assert response.status_code == 302
+    assert release_calls == []
+    assert not ReleaseRun.objects.exists()
+    assert money_fingerprint() == before
+    texts = [str(m) for m in get_messages(response.wsgi_request)]
+    assert texts == [
+        "Nothing was released: none of the 3 selected lot(s) can be released today. No release run was recorded.",
+        f"Not released (3): lot {released.lot_id}: already released; "
+        f"lot {future.lot_id}: not matured (release day {future_day:%Y-%m-%d}); lot {vanished}: not found.",
+    ]
+
+
+def test_a_currency_with_nothing_releasable_gets_no_run_while_another_releases(operator, lots, release_calls):
+    Vault.objects.create(code=AVENIR_CODE, currency="EUR", product_label="COFFRE AVENIR", vesting_days=365)
+    matured, _ = lots
+    eur_future = DepositFactory(currency="EUR", release_day=utc_today() + timedelta(days=3))
+
+    confirm(operator, [matured[0].lot_id, eur_future.lot_id])
+
+    assert [call["currency"] for call in release_calls] == ["AED"]
+    assert list(ReleaseRun.objects.values_list("currency", flat=True)) == ["AED"]
+    assert statuses(matured[0], eur_future) == [LotStatus.RELEASED, LotStatus.VESTED]
+
+
+def test_the_confirmation_page_lists_lots_that_vanished(operator, lots):
+    matured, _ = lots
+    vanished = max(VestingLot.objects.values_list("pk", flat=True)) + 1000
+
+    response = choose_action(operator, [matured[0].lot_id, vanished])
+
+    assert response.context["vanished"] == [vanished]
+    assert f"Lots {vanished} no longer exist" in response.content.decode()

@@ -14,10 +14,10 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from vancelian.celery import app as celery_app
 from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
-from vaults.selectors import check_invariants
 from vaults.services.release import utc_today
 from vaults.services.schedule import SCHEDULE_NAME, ensure_avenir_schedule
 from vaults.tests.factories import DepositFactory
+from vaults.tests.helpers import assert_invariants
 from vaults.tests.stack import local_argv, running, service_command, subprocess_env, wait_for
 
 EVERY_SECONDS = 2
@@ -102,7 +102,7 @@ def test_beat_and_worker_release_from_the_database_schedule(avenir, tmp_path):
             assert worker.poll() is None and beat.poll() is None, "worker and beat must still be running"
             # Beat added nothing of its own: the schedule is only what the database holds.
             assert list(PeriodicTask.objects.values_list("name", flat=True)) == [SCHEDULE_NAME]
-        assert check_invariants() == []
+        assert_invariants()
         # The worker logs the project's JSON lines, with the run's trace_id and the task id.
         finished = [e for e in json_lines(worker_log) if e.get("event") == "release task finished"]
         assert any(e["trace_id"] == first.trace_id and e["task_id"] == first.task_id for e in finished), finished

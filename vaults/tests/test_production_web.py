@@ -4,95 +4,17 @@ and a Swagger UI that renders with every request outside the server blocked."""
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from vaults.tests.production import production_env
-from vaults.tests.stack import ROOT, local_argv, running, service_command, wait_for
+from vaults.tests.production import _OPENER, BEHIND_TLS, CHROMIUM, fetch, linked_assets
+from vaults.tests.stack import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-# What the TLS-terminating proxy in front of gunicorn adds (DJANGO_SECURE_PROXY_SSL_HEADER).
-BEHIND_TLS = {"X-Forwarded-Proto": "https"}
-
-
-@dataclass(frozen=True)
-class Web:
-    base: str
-    log: Path
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs) -> None:
-        return None  # let the test see the redirect itself
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def fetch(url: str, headers: dict[str, str] | None = None) -> Reply:
-    request = urllib.request.Request(url, headers={**BEHIND_TLS, **(headers or {})})
-    try:
-        with _OPENER.open(request, timeout=10) as response:
-            return Reply(response.status, dict(response.headers), response.read())
-    except urllib.error.HTTPError as error:
-        return Reply(error.code, dict(error.headers), error.read())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def web(django_db_setup, tmp_path_factory) -> Iterator[Web]:
-    """collectstatic, as the image build does, then the compose web command, both with DEBUG off."""
-    tmp = tmp_path_factory.mktemp("web")
-    env = production_env(DJANGO_STATIC_ROOT=str(tmp / "static"))
-    collected = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert collected.returncode == 0, collected.stderr
-    port = free_port()
-    argv = local_argv(service_command("web"))
-    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return fetch(f"{base}/admin/login/").status == 200
-        except OSError:
-            return False
-
-    with running(argv, env=env, log_path=tmp / "web.log") as proc:
-        wait_for(up, timeout=60, what="gunicorn (DEBUG off) to serve /admin/login/")
-        assert proc.poll() is None
-        yield Web(base=base, log=tmp / "web.log")
-
-
-def linked_assets(html: str) -> list[str]:
-    return re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+# `web` (vaults/tests/conftest.py): collectstatic, then gunicorn with DEBUG off, for the session.
 
 
 def test_the_admin_is_served_with_its_hashed_compressed_css_and_js(web):

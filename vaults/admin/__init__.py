@@ -1,0 +1,16 @@
+"""Operator surfaces for AVENIR in the Django admin.
+
+- lots: the vesting lots list, with the unlock forecast page;
+- release_action: the bulk release of selected lots (confirmation, then the release service);
+- lock_audit: the lock audit page and its one repair;
+- runs: the release run history (with each run's summary) and the lock repair history.
+
+The admin only parses, confirms, calls a service and reports: money moves through
+vaults.services.release.release_matured_lots, locks are repaired through
+vaults.services.repair, findings come from vaults.audit. Templates: vaults/templates/admin/vaults/.
+"""
+
+from vaults.admin.lots import VestingLotAdmin
+from vaults.admin.runs import LockRepairAdmin, ReleaseRunAdmin
+
+__all__ = ["LockRepairAdmin", "ReleaseRunAdmin", "VestingLotAdmin"]

@@ -1,0 +1,229 @@
+"""The bulk release from the lots list: "Release selected matured lots".
+
+The delete_selected pattern: the first POST shows the dry run of exactly the selection; the
+confirming POST (post=yes) calls the release service with trigger=admin, once per currency
+that has something to release. A selection with nothing releasable (only released, not
+matured or vanished lots) is answered lot by lot, and neither calls the service nor records
+a run.
+"""
+
+from collections import defaultdict
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from common.parsing import parse_ids
+from ledger.currencies import display_amount
+from vaults.exceptions import USAGE_ERRORS
+from vaults.models import LotStatus, ReleaseTrigger, VestingLot
+from vaults.selectors import NOT_MATURED, LotReadiness, get_vault, lots_release_readiness
+from vaults.services.lock_matching import LotKey, match_locks
+from vaults.services.release import ReleaseSummary, release_matured_lots, utc_today
+
+RELEASE_ACTION = "release_selected"
+RELEASE_PERMISSION = "vaults.release_vestinglot"
+CONFIRMATION_ROWS = 500  # lots listed on the confirmation page; the summary always covers them all
+REASONS_LISTED = 50  # lots named in the "not released" message
+
+
+def reason_text(lot: LotReadiness) -> str:
+    """ "lot 7: not matured (release day 2026-12-10)" """
+    if lot.reason == NOT_MATURED:
+        return f"lot {lot.lot_id}: not matured (release day {lot.release_day:%Y-%m-%d})"
+    return f"lot {lot.lot_id}: {lot.reason}"
+
+
+class ReleaseActionMixin:
+    """For the lots' ModelAdmin: the bulk release action, its confirmation and its report."""
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(RELEASE_PERMISSION)
+
+    def is_forged_release(self, request: HttpRequest) -> bool:
+        """A release POST from someone without the permission (Django would answer it with
+        "no action selected", a 302; the changelist answers 403)."""
+        return (
+            request.method == "POST"
+            and RELEASE_ACTION in request.POST.getlist("action")
+            and not self.has_release_permission(request)
+        )
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Django filters pk__in on the posted ids as they are: "²" or a 20-digit number would
+        be a 500. Ids that cannot be lot ids are dropped first (then they are simply not found)."""
+        posted = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        valid = [str(pk) for pk in parse_ids(posted)]
+        if valid != posted:
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
+        return super().response_action(request, queryset)
+
+    @admin.action(permissions=["release"], description="Release selected matured lots")
+    def release_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if not self.has_release_permission(request):  # checked again on the confirming POST
+            raise PermissionDenied
+        selection: dict[str, list[int]] = defaultdict(list)
+        for currency, pk in queryset.order_by("currency", "pk").values_list("currency", "pk"):
+            selection[currency].append(pk)
+        found = {pk for ids in selection.values() for pk in ids}
+        # Ticked lots that no longer exist: the queryset drops them silently.
+        vanished = sorted(set(parse_ids(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))) - found)
+        if request.POST.get("post") == "yes":
+            self._release(request, selection, vanished)
+            return None  # back to the changelist, which shows the messages
+        return self._confirmation(request, selection, vanished)
+
+    # --- the confirming POST --------------------------------------------------
+
+    def _release(self, request: HttpRequest, selection: dict[str, list[int]], vanished: list[int]) -> None:
+        all_ids = [pk for ids in selection.values() for pk in ids] + vanished
+        readiness = lots_release_readiness(lot_ids=all_ids, as_of=utc_today())
+        blocked = [lot for lot in readiness if not lot.releasable]
+        releasable = {lot.currency for lot in readiness if lot.releasable}
+        if not releasable:
+            self.message_user(
+                request,
+                f"Nothing was released: none of the {len(readiness)} selected lot(s) can be released today. "
+                "No release run was recorded.",
+                messages.WARNING,
+            )
+        for currency, lot_ids in selection.items():
+            if currency not in releasable:
+                continue  # no service call, no run row, for a currency with nothing to release
+            try:
+                summary = release_matured_lots(
+                    currency=currency,
+                    lot_ids=lot_ids,
+                    trigger=ReleaseTrigger.ADMIN,
+                    actor=request.user.get_username(),
+                )
+            except USAGE_ERRORS as exc:
+                self.message_user(request, f"{currency}: nothing released: {exc}", messages.ERROR)
+                continue
+            self._report(request, summary)
+        if blocked:
+            listed = "; ".join(reason_text(lot) for lot in blocked[:REASONS_LISTED])
+            more = f"; and {len(blocked) - REASONS_LISTED} more" if len(blocked) > REASONS_LISTED else ""
+            self.message_user(request, f"Not released ({len(blocked)}): {listed}{more}.", messages.WARNING)
+
+    def _report(self, request: HttpRequest, summary: ReleaseSummary) -> None:
+        currency = summary.currency
+        if summary.already_running:
+            self.message_user(
+                request,
+                f"{currency}: another release run for {summary.as_of:%Y-%m-%d} is in progress; nothing was done. "
+                "Retry shortly.",
+                messages.WARNING,
+            )
+            return
+        run_url = reverse("admin:vaults_releaserun_change", args=[summary.run_id])
+        self.message_user(
+            request,
+            format_html(
+                'Released {} lot(s), {}. Locks closed: {}, missing: {}. Trace id {} (<a href="{}">view run</a>).',
+                summary.executed_count,
+                display_amount(summary.executed_amount, currency),
+                summary.locks_closed_count,
+                summary.locks_missing_count,
+                summary.trace_id,
+                run_url,
+            ),
+            messages.SUCCESS if summary.executed_count and not summary.errors_count else messages.WARNING,
+        )
+        if summary.errors_count:
+            errors = "; ".join(f"lot {e.lot_id}: {e.code}" for e in summary.errors[:20])
+            self.message_user(request, f"{currency}: {summary.errors_count} lot(s) failed: {errors}", messages.ERROR)
+
+    # --- the confirmation page: the dry run of exactly the selection ----------
+
+    def _confirmation(self, request: HttpRequest, selection: dict[str, list[int]], vanished: list[int]) -> HttpResponse:
+        sections = []
+        all_ids: list[int] = []
+        for currency, lot_ids in selection.items():
+            all_ids.extend(lot_ids)
+            try:
+                summary = release_matured_lots(
+                    currency=currency,
+                    lot_ids=lot_ids,
+                    dry_run=True,
+                    trigger=ReleaseTrigger.ADMIN,
+                    actor=request.user.get_username(),
+                )
+            except USAGE_ERRORS as exc:
+                sections.append({"currency": currency, "error": str(exc), "lots": [], "count": len(lot_ids)})
+                continue
+            sections.append(self._section(currency, lot_ids, summary))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Release selected matured lots?",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "sections": sections,
+            "selected_ids": all_ids + vanished,
+            "vanished": vanished,
+            "action_name": RELEASE_ACTION,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "releasable": any(s.get("summary") and s["summary"].executed_count for s in sections),
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/vaults/vestinglot/release_confirmation.html", context)
+
+    def _section(self, currency: str, lot_ids: list[int], summary: ReleaseSummary) -> dict:
+        refused = {r.lot_id: r.reason for r in summary.refused}
+        errors = {e.lot_id: e.code for e in summary.errors}
+        lots = list(
+            VestingLot.objects.filter(pk__in=lot_ids)
+            .select_related("user")
+            .order_by("release_day", "pk")[:CONFIRMATION_ROWS]
+        )
+        releasing = [lot for lot in lots if lot.status == LotStatus.VESTED and lot.pk not in refused]
+        # Which lock each lot would close: the same lookup as the release (read only, no row lock).
+        matches = match_locks(
+            vault=get_vault(currency=currency),
+            lots=[
+                LotKey(lot.pk, lot.user_id, lot.amount, lot.deposit_day, lot.source_operation_id) for lot in releasing
+            ],
+            for_update=False,
+        )
+        rows = []
+        for lot in lots:
+            if lot.status == LotStatus.RELEASED:
+                outcome = "already released (skipped)"
+            elif lot.pk in refused:
+                outcome = "refused: not matured" if refused[lot.pk] == "NOT_MATURED" else "refused"
+            elif lot.pk in errors:
+                outcome = f"error: {errors[lot.pk]}"
+            else:
+                outcome = "will be released"
+            match = matches.get(lot.pk)
+            if outcome != "will be released":
+                lock = ""
+            elif match is None:
+                lock = "missing (released anyway; the ledger prevails)"
+            else:
+                lock = f"#{match.lock.pk} closes" + (" (fallback match)" if match.via == "fallback" else "")
+            rows.append(
+                {
+                    "lot": lot,
+                    "amount": display_amount(lot.amount, lot.currency),
+                    "outcome": outcome,
+                    "lock": lock,
+                    "ok": outcome == "will be released",
+                }
+            )
+        return {
+            "currency": currency,
+            "summary": summary,
+            "amount": display_amount(summary.executed_amount, currency),
+            "not_matured": [r.lot_id for r in summary.refused if r.reason == "NOT_MATURED"],
+            "count": len(lot_ids),
+            "lots": rows,
+            "truncated": len(lot_ids) > len(lots),
+        }
