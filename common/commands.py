@@ -5,7 +5,10 @@ them where they look first: `python manage.py <command> --help`.
 """
 
 import argparse
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandParser, DjangoHelpFormatter
 
@@ -30,3 +33,23 @@ class DocumentedCommand(BaseCommand):
         kwargs.setdefault("epilog", f"exit codes:\n{table}")
         kwargs.setdefault("formatter_class", _HelpFormatter)
         return super().create_parser(prog_name, subcommand, **kwargs)
+
+
+@contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a deploy, `kill`, a container stop) raises KeyboardInterrupt, like Ctrl-C,
+    so the command stops cleanly: psycopg cancels the running statement on the server and
+    the work in progress is recorded. Without it the process dies at once and PostgreSQL
+    keeps running the statement, holding its row locks."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts a throwaway embedded PostgreSQL
-# (and Redis), runs ruff and the whole pytest suite against them.
-# Extra arguments go to pytest, e.g. scripts/test.sh -k release -x
+# (and Redis), runs ruff and the whole pytest suite against them, then the tests marked
+# `pooler` again through PgBouncer in transaction pooling mode (as production often runs).
+# Extra arguments go to pytest (one pass, no ruff), e.g. scripts/test.sh -k release -x;
+# TEST_THROUGH_PGBOUNCER=1 scripts/test.sh -m pooler runs only the pooled pass.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_apt redis-server chromium chromium-driver
+ensure_apt redis-server chromium chromium-driver pgbouncer faketime
 ensure_venv requirements-dev.txt
 
 trap 'stop_redis; stop_pg' EXIT
@@ -15,9 +17,16 @@ start_pg fsync=off synchronous_commit=off full_page_writes=off max_connections=2
 start_redis
 export DJANGO_DEBUG=true DJANGO_SECRET_KEY=test-only-secret
 
-if [ $# -eq 0 ]; then
-  log "ruff check + format --check"
-  ruff check .
-  ruff format --check .
+if [ $# -gt 0 ]; then
+  python -m pytest "$@"
+  exit
 fi
-python -m pytest "$@"
+log "ruff check + format --check"
+ruff check .
+ruff format --check .
+# Both passes run, so one report shows what failed directly and what only through PgBouncer.
+status=0
+python -m pytest || status=$?
+log "release and concurrency tests again through PgBouncer (transaction pooling)"
+TEST_THROUGH_PGBOUNCER=1 python -m pytest -m pooler || status=$?
+exit "$status"

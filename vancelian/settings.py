@@ -8,6 +8,8 @@ from pathlib import Path
 import environ
 import structlog
 
+from vancelian.database_pooler import configure_for_pooler, database_pooler
+from vancelian.release_settings import check_release_limits
 from vancelian.secure_settings import check_production_secret_key, proxy_ssl_header
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -55,13 +57,14 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "ledger",
     "vaults",
+    "customer_api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside CommonMiddleware, so it also sees the 404s of unknown /api/ paths.
-    "ledger.api.middleware.ApiResponseMiddleware",
+    "customer_api.middleware.ApiResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -102,6 +105,9 @@ else:
 
     DATABASES = {"default": django_database(default_data_dir())}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# none (direct), session or transaction: PgBouncer in transaction pooling mode keeps no
+# prepared statements or server-side cursors (see docs/operators.md, "PgBouncer").
+configure_for_pooler(DATABASES["default"], database_pooler(env.str("DATABASE_POOLER", default="")))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -117,6 +123,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# ISO dates and times with seconds and their zone ("2025-01-27 00:05:03 UTC") in the admin.
+FORMAT_MODULE_PATH = ["vancelian.formats"]
 
 STATIC_URL = "static/"
 # Filled by `collectstatic` (at image build) and served by whitenoise from gunicorn.
@@ -138,10 +146,32 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # --- AVENIR -----------------------------------------------------------------
 # Vesting period used by the data migration that creates the AVENIR vault.
 AVENIR_VESTING_DAYS = env.int("AVENIR_VESTING_DAYS", default=365)
-# Lots per transaction in the release job.
+# Lots per transaction in the release job, and the most --chunk-size accepts.
 AVENIR_RELEASE_CHUNK_SIZE = env.int("AVENIR_RELEASE_CHUNK_SIZE", default=1000)
-# Database connections of one release run that write chunks at once (PostgreSQL only).
+AVENIR_RELEASE_MAX_CHUNK_SIZE = env.int("AVENIR_RELEASE_MAX_CHUNK_SIZE", default=20_000)
+# Database connections of one release run that write chunks at once, and the most
+# --workers accepts (each is a connection: keep it well under max_connections).
 AVENIR_RELEASE_WORKERS = env.int("AVENIR_RELEASE_WORKERS", default=2)
+AVENIR_RELEASE_MAX_WORKERS = env.int("AVENIR_RELEASE_MAX_WORKERS", default=8)
+# Every wait of a chunk is bounded: a row lock held by another session, one statement.
+AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS = env.float("AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS", default=10.0)
+AVENIR_RELEASE_STATEMENT_TIMEOUT_SECONDS = env.float("AVENIR_RELEASE_STATEMENT_TIMEOUT_SECONDS", default=120.0)
+# The run lease (the RUNNING run row): renewed by every chunk and at least this often...
+AVENIR_RELEASE_HEARTBEAT_SECONDS = env.float("AVENIR_RELEASE_HEARTBEAT_SECONDS", default=15.0)
+# ...and taken over by the next run when its heartbeat is older than this.
+AVENIR_RELEASE_LEASE_SECONDS = env.float("AVENIR_RELEASE_LEASE_SECONDS", default=600.0)
+check_release_limits(
+    chunk_size=AVENIR_RELEASE_CHUNK_SIZE,
+    max_chunk_size=AVENIR_RELEASE_MAX_CHUNK_SIZE,
+    workers=AVENIR_RELEASE_WORKERS,
+    max_workers=AVENIR_RELEASE_MAX_WORKERS,
+    lock_timeout=AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS,
+    statement_timeout=AVENIR_RELEASE_STATEMENT_TIMEOUT_SECONDS,
+    heartbeat=AVENIR_RELEASE_HEARTBEAT_SECONDS,
+    lease=AVENIR_RELEASE_LEASE_SECONDS,
+)
+# The app's clock and PostgreSQL's may differ by this much before the release warns.
+AVENIR_CLOCK_SKEW_WARNING_SECONDS = env.float("AVENIR_CLOCK_SKEW_WARNING_SECONDS", default=60.0)
 
 # --- Celery (issue 4) ----------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://localhost:6379/0")
@@ -162,8 +192,15 @@ CELERY_RESULT_EXPIRES = None
 # Keep retrying the broker at startup (compose starts worker and beat with Redis).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# --- API (issue 5) ------------------------------------------------------------
+# --- Customer API (customer_api) ------------------------------------------------
 from datetime import timedelta  # noqa: E402 - kept inside the API block it belongs to
+
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+# The range of customer_api.tokens (1 hour..one year); checked here, before timedelta() overflows.
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=24)
+if not 1 <= API_TOKEN_TTL_HOURS <= 8760:
+    raise ImproperlyConfigured(f"API_TOKEN_TTL_HOURS must be in 1..8760 (one year), got {API_TOKEN_TTL_HOURS}")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
@@ -172,14 +209,14 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     # Every error, 401s included, as {"error": code, "detail": message}.
-    "EXCEPTION_HANDLER": "ledger.api.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "customer_api.exception_handler.api_exception_handler",
     # No anonymous user object: unauthenticated requests never reach a view.
     "UNAUTHENTICATED_USER": None,
 }
 # knox: tokens are stored hashed (SHA-512) and expire; `Authorization: Bearer <token>`.
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
-    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24)),
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
     "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {

@@ -108,10 +108,17 @@ class RunStatus(models.TextChoices):
     SUCCEEDED = "SUCCEEDED", "Succeeded"
     COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS", "Completed with errors"
     FAILED = "FAILED", "Failed"
+    # Its process died (SIGKILL, OOM, a lost worker): a later run found its lease expired
+    # and took over. The counts are exact up to its last committed chunk.
+    ABANDONED = "ABANDONED", "Abandoned"
 
 
 class ReleaseRun(models.Model):
-    """One real run of the release job. Dry runs write nothing, so they have no row."""
+    """One real run of the release job. Dry runs write nothing, so they have no row.
+
+    The RUNNING row is also the run's lease: at most one per (vault, currency, as_of),
+    renewed through `heartbeat_at` by every chunk. A row whose heartbeat is older than
+    the lease is taken over by the next run and marked ABANDONED."""
 
     trace_id = models.CharField(max_length=64, unique=True)
     vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="release_runs")
@@ -128,6 +135,9 @@ class ReleaseRun(models.Model):
     executed_count = models.PositiveIntegerField(default=0)
     executed_amount = amount_field(default=0)
     errors_count = models.PositiveIntegerField(default=0)
+    locks_closed_count = models.PositiveIntegerField(default=0)
+    # The database's clock, like started_at: app servers' clocks may drift.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
@@ -135,6 +145,14 @@ class ReleaseRun(models.Model):
         db_table = "vault_release_runs"
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["currency", "as_of", "status"], name="release_runs_by_day")]
+        constraints = [
+            # The run lease: plain rows and statements, so it holds through a transaction pooler.
+            models.UniqueConstraint(
+                fields=["vault", "currency", "as_of"],
+                condition=Q(status="RUNNING"),
+                name="release_run_lease",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.trace_id

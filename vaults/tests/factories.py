@@ -7,6 +7,7 @@ import factory
 
 from ledger.services.funding import fund_wallet
 from ledger.tests.factories import UserFactory
+from vaults.models import ReleaseRun, ReleaseTrigger, RunStatus
 from vaults.selectors import get_vault
 from vaults.services.deposit import DepositResult, deposit_to_vault
 
@@ -41,3 +42,21 @@ class DepositFactory(factory.Factory):
                 user_id=user.pk, currency=currency, amount=amount, idempotency_key=f"fund-{idempotency_key}", at=at
             )
         return deposit_to_vault(user_id=user.pk, vault=vault, amount=amount, idempotency_key=idempotency_key, at=at)
+
+
+class ReleaseRunFactory(factory.django.DjangoModelFactory):
+    """A run row as another process left it: RUNNING with a fresh heartbeat by default
+    (a live run holding the lease); pass an old `heartbeat_at` for a dead one."""
+
+    class Meta:
+        model = ReleaseRun
+
+    trace_id = factory.Sequence(lambda n: f"job-avenir-vesting-test-{n}")
+    vault = factory.LazyFunction(lambda: get_vault(currency="AED"))
+    currency = factory.SelfAttribute("vault.currency")
+    as_of = factory.LazyFunction(lambda: datetime.now(UTC).date())
+    trigger = ReleaseTrigger.SCHEDULE
+    actor = "celery:elsewhere"
+    started_at = factory.LazyFunction(lambda: datetime.now(UTC))
+    heartbeat_at = factory.SelfAttribute("started_at")
+    status = RunStatus.RUNNING

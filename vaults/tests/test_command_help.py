@@ -8,7 +8,7 @@ from django.core.management import get_commands
 
 from vaults.tests.stack import ROOT, subprocess_env
 
-OUR_APPS = ("ledger", "vaults")
+OUR_APPS = ("ledger", "vaults", "customer_api")
 OUR_COMMANDS = sorted(name for name, app in get_commands().items() if app in OUR_APPS)
 
 

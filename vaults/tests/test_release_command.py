@@ -21,7 +21,7 @@ from vaults.tests.factories import DepositFactory
 from vaults.tests.helpers import database_fingerprint
 from vaults.tests.test_release_errors import unlock
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -99,12 +99,17 @@ def test_errors_give_exit_1_with_the_json_still_on_stdout(avenir):
         (["--as-of", "yesterday"], "invalid --as-of"),
         (["--currency", "XXX"], "unknown currency"),
         (["--currency", "EUR"], "no AVENIR vault in EUR"),
-        (["--as-of", (utc_today() + timedelta(days=1)).isoformat()], "never released before maturity"),
-        (["--chunk-size", "0"], "chunk_size must be at least 1"),
-        (["--workers", "0"], "workers must be at least 1"),
+        (["--as-of", ""], "invalid --as-of ''"),
+        (["--as-of", "TOMORROW"], "never released before maturity"),
+        (["--chunk-size", "0"], "chunk_size must be a whole number between 1 and 20000"),
+        (["--chunk-size", "99999999999999999999"], "chunk_size must be a whole number between 1 and 20000"),
+        (["--workers", "0"], "workers must be a whole number between 1 and 8"),
+        (["--workers", "300"], "workers must be a whole number between 1 and 8 (AVENIR_RELEASE_MAX_WORKERS)"),
     ],
 )
 def test_bad_usage_exit_2_one_line_and_nothing_written(avenir, args, message):
+    """Tomorrow is tomorrow by the database's clock."""
+    args = [(utc_today() + timedelta(days=1)).isoformat() if arg == "TOMORROW" else arg for arg in args]
     DepositFactory(release_day=utc_today())
     before = database_fingerprint()
 

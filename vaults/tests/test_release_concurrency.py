@@ -1,21 +1,18 @@
 """Concurrent runs never release a lot twice (real threads, each with its own PostgreSQL connection)."""
 
 import threading
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from ledger.models import Operation, OperationType
 from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
-from vaults.services.seed import seed_avenir
-from vaults.tests.helpers import assert_invariants, other_session
+from vaults.tests.helpers import assert_invariants, seed_matured
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 
 
 def run_in_threads(calls):
@@ -44,16 +41,9 @@ def run_in_threads(calls):
     return results
 
 
-def seed_matured(today, users: int, lots_per_user: int, spread_days: int):
-    first_deposit = today - timedelta(days=settings.AVENIR_VESTING_DAYS + spread_days - 1)
-    seed_avenir(
-        users=users, lots_per_user=lots_per_user, deposit_day=first_deposit, spread_days=spread_days, method="bulk"
-    )
-
-
 def test_four_parallel_runs_release_each_lot_exactly_once(avenir):
-    """Four runs with overlapping selections (different as_of, so the advisory
-    guard lets all of them run) race over small chunks with SKIP LOCKED."""
+    """Four runs with overlapping selections (different as_of, so each has its own
+    run lease) race over small chunks with SKIP LOCKED."""
     today = utc_today()
     seed_matured(today, users=60, lots_per_user=5, spread_days=4)  # 300 lots over 4 release days
     total = VestingLot.objects.count()
@@ -69,29 +59,6 @@ def test_four_parallel_runs_release_each_lot_exactly_once(avenir):
     assert releases.values("operation_metadata__lot_id").distinct().count() == total
     assert ReleaseRun.objects.filter(status="SUCCEEDED").count() == 4
     assert_invariants()
-
-
-@contextmanager
-def guard_held_elsewhere(as_of, currency="AED"):
-    """Another PostgreSQL session holds the run guard, as a run in progress would."""
-    with other_session(autocommit=True) as other:
-        key = f"avenir-vesting-release:{currency}:{as_of.isoformat()}"
-        assert other.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key]).fetchone()[0]
-        yield
-
-
-def test_a_run_while_another_holds_the_guard_returns_already_running(avenir):
-    today = utc_today()
-    seed_matured(today, users=3, lots_per_user=1, spread_days=1)
-    with guard_held_elsewhere(today):
-        blocked = release_matured_lots(currency="AED", as_of=today)
-        dry = release_matured_lots(currency="AED", as_of=today, dry_run=True)  # read-only: not guarded
-    assert blocked.already_running and blocked.executed_count == 0 and blocked.run_id is None
-    assert blocked.to_runbook_json()["already_running"] is True
-    assert not ReleaseRun.objects.exists() and not VestingLot.objects.filter(status=LotStatus.RELEASED).exists()
-    assert dry.executed_count == 3 and not dry.already_running
-    after = release_matured_lots(currency="AED", as_of=today)  # the guard is free again
-    assert after.executed_count == 3 and not after.already_running
 
 
 def test_parallel_runs_for_the_same_day_release_each_lot_once(avenir):

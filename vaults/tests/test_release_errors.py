@@ -11,11 +11,11 @@ from ledger.services.accounts import ensure_wallet_accounts
 from ledger.services.posting import Leg, OperationSpec, post_operations
 from ledger.tests.factories import UserFactory
 from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
-from vaults.selectors import check_invariants
 from vaults.services.release import release_idempotency_key, release_matured_lots, utc_today
 from vaults.tests.factories import DepositFactory
+from vaults.verification import verify_ledger
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 
 
 def unlock(user, amount: str, key: str, op_type=OperationType.ADJUSTMENT) -> None:
@@ -53,8 +53,9 @@ def test_insufficient_locked_balance_fails_one_lot_only(avenir):
     run = ReleaseRun.objects.get()
     assert (run.status, run.exit_code, run.errors_count) == (RunStatus.COMPLETED_WITH_ERRORS, 1, 1)
     # The only inconsistency is the one the test made by hand.
-    violations = check_invariants()
-    assert [v.invariant for v in violations] == [3] and f"user {broken_user.pk} " in violations[0].detail
+    result = verify_ledger()
+    assert [check.name for check in result.failed] == ["locked_balances_match_locks"]
+    assert [e.values["owner_id"] for e in result.check("locked_balances_match_locks").examples] == [broken_user.pk]
 
 
 def test_database_refusal_of_one_lot_is_isolated_by_savepoints(avenir):
@@ -75,8 +76,7 @@ def test_database_refusal_of_one_lot_is_isolated_by_savepoints(avenir):
     assert VestingLot.objects.get(pk=dup.lot_id).status == LotStatus.VESTED
     assert all(VestingLot.objects.get(pk=d.lot_id).status == LotStatus.RELEASED for d in others)
     # Still one release operation for the lot: a second one is impossible in the database.
-    violations = check_invariants()
-    assert [v.invariant for v in violations] == [3]
+    assert [check.name for check in verify_ledger().failed] == ["locked_balances_match_locks"]
 
 
 def test_a_lot_postgresql_refuses_fails_alone_after_a_lot_by_lot_retry(avenir):
@@ -104,7 +104,7 @@ def test_a_lot_postgresql_refuses_fails_alone_after_a_lot_by_lot_retry(avenir):
     assert [statuses[d.lot_id] for d in deposits] == ["RELEASED", "RELEASED", "VESTED", "RELEASED"]
     run = ReleaseRun.objects.get()
     assert (run.executed_count, run.errors_count) == (3, 1)  # the row counts the retried lots too
-    assert check_invariants() == []
+    assert verify_ledger().ok
 
 
 @pytest.mark.parametrize("chunk_size", [1, 10])

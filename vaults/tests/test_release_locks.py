@@ -12,7 +12,7 @@ from vaults.services.release import release_matured_lots, utc_today
 from vaults.tests.factories import DepositFactory
 from vaults.tests.helpers import assert_invariants
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 
 
 @pytest.fixture

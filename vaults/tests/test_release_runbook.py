@@ -14,7 +14,7 @@ from vaults.services.release import release_matured_lots, utc_today
 from vaults.tests.factories import DepositFactory
 from vaults.tests.helpers import assert_invariants, database_fingerprint
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 
 TRACE_ID = re.compile(r"^job-avenir-vesting-\d{8}-[0-9a-f]{8}$")
 

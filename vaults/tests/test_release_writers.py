@@ -21,7 +21,7 @@ from vaults.services.seed import seed_avenir
 from vaults.tests.factories import DepositFactory
 from vaults.tests.helpers import assert_invariants, other_session
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 
 
 def status(lot_id: int) -> str:
@@ -36,14 +36,15 @@ def wait_until(condition, timeout: float = 20.0) -> None:
 
 
 def wait_for_blocked(blocker: psycopg.Connection) -> int:
-    """The backend pid of the session waiting on the blocker's row lock."""
+    """The backend pid of the session waiting on the blocker's row lock. The blocker's server
+    pid is read inside its transaction: through PgBouncer, psycopg's info.backend_pid is the
+    pooler's key, not a server pid."""
+    blocker_pid = blocker.execute("SELECT pg_backend_pid()").fetchone()[0]
     found: list[int] = []
 
     def blocked() -> bool:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [blocker.info.backend_pid]
-            )
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [blocker_pid])
             found[:] = [row[0] for row in cursor.fetchall()]
         return len(found) == 1
 

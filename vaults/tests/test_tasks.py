@@ -1,5 +1,5 @@
-"""The Celery task behind the schedule: a real worker, PostgreSQL, the advisory-lock
-guard against double dispatch, missed days and failures."""
+"""The Celery task behind the schedule: a real worker, PostgreSQL, the run lease against
+double dispatch, missed days, failures and strictly read kwargs."""
 
 import threading
 from datetime import timedelta
@@ -8,15 +8,17 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import connection, connections, transaction
 
+from ledger.exceptions import UnknownCurrency
 from vancelian.celery import app as celery_app
-from vaults.exceptions import USAGE_ERRORS, FutureAsOf
+from vaults.exceptions import FutureAsOf, InvalidRelease
 from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
-from vaults.selectors import check_invariants
 from vaults.services.release import utc_today
 from vaults.tasks import release_avenir_vesting
 from vaults.tests.factories import DepositFactory
+from vaults.tests.helpers import assert_invariants
 from vaults.tests.stack import wait_for
 
+pytestmark = pytest.mark.pooler
 LOTS_TABLE = VestingLot._meta.db_table
 
 
@@ -61,7 +63,7 @@ def test_a_real_worker_runs_the_task_against_postgres(avenir):
     assert run.summary["trace_id"] == run.trace_id
     lots = VestingLot.objects.filter(pk__in=[d.lot_id for d in deposits])
     assert set(lots.values_list("status", flat=True)) == {LotStatus.RELEASED}
-    assert check_invariants() == []
+    assert_invariants()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -85,7 +87,7 @@ def test_missed_days_are_caught_up_by_the_next_run(avenir, caplog):
     again = release_avenir_vesting.apply(kwargs={"currency": "AED", "as_of": today.isoformat()}).get()
     assert again["summary"]["executed_count"] == 0 and again["summary"]["skipped_count"] >= 1
     assert ReleaseRun.objects.filter(trigger="schedule", status=RunStatus.SUCCEEDED).count() == 2
-    assert check_invariants() == []
+    assert_invariants()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -94,7 +96,7 @@ def test_two_simultaneous_dispatches_give_one_run_and_one_already_running(avenir
     deposits = [DepositFactory(release_day=today) for _ in range(3)]
 
     with transaction.atomic():
-        # Hold the first dispatch inside the guard: it blocks reading the lots we lock here.
+        # Hold the first dispatch inside its lease: it blocks reading the lots we lock here.
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {LOTS_TABLE} IN ACCESS EXCLUSIVE MODE")
         first, first_out = in_thread(lambda: release_avenir_vesting.apply(kwargs={"currency": "AED"}).get())
@@ -106,7 +108,7 @@ def test_two_simultaneous_dispatches_give_one_run_and_one_already_running(avenir
         second, second_out = in_thread(lambda: release_avenir_vesting.apply(kwargs={"currency": "AED"}).get())
         second.join(timeout=15)
         assert not second.is_alive(), "the second dispatch must return at once, not wait"
-        assert first.is_alive(), "the first dispatch is still held inside the guard"
+        assert first.is_alive(), "the first dispatch is still held inside its lease"
     first.join(timeout=30)
     assert not first.is_alive()
 
@@ -121,16 +123,15 @@ def test_two_simultaneous_dispatches_give_one_run_and_one_already_running(avenir
     assert list(ReleaseRun.objects.values_list("pk", flat=True)) == [run.pk]
     assert run.status == RunStatus.SUCCEEDED and run.trace_id == done["trace_id"]
     assert VestingLot.objects.filter(pk__in=[d.lot_id for d in deposits], status=LotStatus.RELEASED).count() == 3
-    assert check_invariants() == []
+    assert_invariants()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_run_is_recorded_failed_and_logged(avenir, caplog):
+def test_a_failing_run_is_recorded_failed_and_logged(avenir, caplog, settings):
     DepositFactory(release_day=utc_today())
+    settings.AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS = 0.3
 
     def dispatch_with_lock_timeout():
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '300ms'")
         return release_avenir_vesting.apply(kwargs={"currency": "AED"})
 
     with transaction.atomic():
@@ -155,13 +156,51 @@ def test_a_failing_run_is_recorded_failed_and_logged(avenir, caplog):
 
 
 @pytest.mark.django_db
-def test_bad_kwargs_are_refused_and_logged(avenir, caplog):
-    for kwargs, error in [
-        ({"as_of": "2025-13-40"}, ValueError),
-        ({"as_of": (utc_today() + timedelta(days=1)).isoformat()}, FutureAsOf),  # before maturity: refused
-        ({"currency": "XXX"}, USAGE_ERRORS),
-    ]:
-        result = release_avenir_vesting.apply(kwargs=kwargs)
-        assert result.failed() and isinstance(result.result, error), kwargs
-    assert len(events(caplog, "release task refused")) == 3
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"as_of": "2025-13-40"}, InvalidRelease, "as_of must be null or a date"),
+        ({"as_of": ""}, InvalidRelease, "as_of must be null or a date"),
+        ({"as_of": 20261201}, InvalidRelease, "as_of must be null or a date"),
+        ({"as_of": "TOMORROW"}, FutureAsOf, "never released before maturity"),
+        ({"currency": "XXX"}, UnknownCurrency, "unknown currency 'XXX'"),
+        ({"currency": 784}, InvalidRelease, "currency must be a string"),
+        ({"dry_run": "false"}, InvalidRelease, "dry_run must be a JSON boolean"),
+        ({"dry_run": 0}, InvalidRelease, "dry_run must be a JSON boolean"),
+        ({"dryrun": True}, InvalidRelease, "unknown task argument(s) dryrun"),
+    ],
+)
+def test_bad_kwargs_are_refused_logged_and_change_nothing(avenir, caplog, kwargs, error, message):
+    """The schedule's kwargs are typed by hand in the admin: `{"dry_run": "false"}` must not
+    become a silent dry run every day."""
+    DepositFactory(release_day=utc_today())
+    kwargs = {k: (utc_today() + timedelta(days=1)).isoformat() if v == "TOMORROW" else v for k, v in kwargs.items()}
+    result = release_avenir_vesting.apply(kwargs=kwargs)
+    assert result.failed() and isinstance(result.result, error) and message in str(result.result), result.result
+    [refused] = events(caplog, "release task refused")
+    assert refused.levelname == "ERROR" and message in refused.msg["error"]
     assert not ReleaseRun.objects.exists()
+    assert not VestingLot.objects.filter(status=LotStatus.RELEASED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_verifies_the_ledger_after_a_release_and_logs_a_violation(avenir, caplog):
+    DepositFactory(release_day=utc_today())
+    release_avenir_vesting.apply(kwargs={"currency": "AED"}).get()
+    [verified] = events(caplog, "ledger verified after the release")
+    assert verified.msg["currency"] == "AED"
+
+    # A balance that no longer equals its entries (written around the ledger's triggers).
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE ledger_accounts DISABLE TRIGGER USER")
+        cursor.execute(
+            "UPDATE ledger_accounts SET balance = balance + 1 WHERE id = (SELECT min(id) FROM ledger_accounts)"
+        )
+        cursor.execute("ALTER TABLE ledger_accounts ENABLE TRIGGER USER")
+    DepositFactory(release_day=utc_today())
+    summary = release_avenir_vesting.apply(kwargs={"currency": "AED"}).get()
+    assert summary["summary"]["executed_count"] == 1  # the release itself is not undone
+    [violated] = [
+        r for r in caplog.records if isinstance(r.msg, dict) and r.msg["event"].startswith("LEDGER INVARIANT")
+    ]
+    assert violated.levelname == "ERROR" and violated.msg["violations"] >= 1

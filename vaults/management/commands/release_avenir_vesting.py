@@ -2,7 +2,9 @@
                                           [--chunk-size N] [--workers N]
 
 Stdout: only the runbook's JSON. Stderr: JSON log lines (and a progress bar on a TTY).
-Exit codes: 0 clean, 1 when errors_count > 0, 2 for bad usage.
+Exit codes: 0 clean, 1 when errors_count > 0 (or the run failed or was interrupted),
+2 for bad usage. SIGTERM interrupts the run like Ctrl-C: the running statements are
+cancelled on the server, the run is recorded FAILED, what was committed stays released.
 """
 
 import getpass
@@ -10,10 +12,11 @@ import json
 import sys
 from datetime import date
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from common.commands import DocumentedCommand
+from common.commands import DocumentedCommand, interrupt_on_sigterm
 from vaults.exceptions import USAGE_ERRORS
 from vaults.models import ReleaseTrigger
 from vaults.services.release import release_matured_lots
@@ -31,7 +34,8 @@ class Command(DocumentedCommand):
     exit_codes = {
         0: "clean run: no error (a replay or a dry run included)",
         1: "errors_count > 0 (the failing lots are in summary.errors; the others were released), or the run failed",
-        2: "bad usage: malformed date, unknown currency, --as-of in the future, or a missing or invalid setting",
+        2: "bad usage: malformed or empty date, unknown currency, --as-of in the future (by the database's "
+        "clock), --chunk-size or --workers out of bounds, or a missing or invalid setting",
     }
 
     def add_arguments(self, parser):
@@ -42,13 +46,23 @@ class Command(DocumentedCommand):
             action="store_true",
             help="report what would happen; write nothing",
         )
-        parser.add_argument("--chunk-size", type=int, default=None, help="lots per transaction")
         parser.add_argument(
-            "--workers", type=int, default=None, help="connections writing chunks at once (PostgreSQL; default 2)"
+            "--chunk-size",
+            type=int,
+            default=None,
+            help=f"lots per transaction (default {settings.AVENIR_RELEASE_CHUNK_SIZE}, "
+            f"at most {settings.AVENIR_RELEASE_MAX_CHUNK_SIZE}: AVENIR_RELEASE_MAX_CHUNK_SIZE)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help=f"connections writing chunks at once (default {settings.AVENIR_RELEASE_WORKERS}, "
+            f"at most {settings.AVENIR_RELEASE_MAX_WORKERS}: AVENIR_RELEASE_MAX_WORKERS)",
         )
 
     def handle(self, *args, **options):
-        as_of = parse_day(options["as_of"], "--as-of") if options["as_of"] else None
+        as_of = parse_day(options["as_of"], "--as-of") if options["as_of"] is not None else None
         bar = tqdm(
             total=0,
             unit="lot",
@@ -62,18 +76,24 @@ class Command(DocumentedCommand):
             bar.update(done - bar.n)
 
         try:
-            summary = release_matured_lots(
-                currency=options["currency"].upper(),
-                as_of=as_of,
-                dry_run=options["dry_run"],
-                trigger=ReleaseTrigger.CLI,
-                actor=f"cli:{getpass.getuser()}",
-                chunk_size=options["chunk_size"],
-                workers=options["workers"],
-                on_progress=progress,
-            )
+            with interrupt_on_sigterm():
+                summary = release_matured_lots(
+                    currency=options["currency"].upper(),
+                    as_of=as_of,
+                    dry_run=options["dry_run"],
+                    trigger=ReleaseTrigger.CLI,
+                    actor=f"cli:{getpass.getuser()}",
+                    chunk_size=options["chunk_size"],
+                    workers=options["workers"],
+                    on_progress=progress,
+                )
         except USAGE_ERRORS as exc:
             raise CommandError(str(exc), returncode=2) from exc
+        except KeyboardInterrupt as exc:
+            raise CommandError(
+                f"interrupted ({exc or 'Ctrl-C'}): the run is recorded FAILED; what it committed stays released",
+                returncode=1,
+            ) from exc
         finally:
             bar.close()
         self.stdout.write(json.dumps(summary.to_runbook_json(), indent=2))

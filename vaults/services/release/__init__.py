@@ -10,10 +10,12 @@ run plans the whole selection with the same SQL inside a READ ONLY transaction.
 
 Modules: entry (inputs, dry or real run), selection (counts, key ranges), statements
 and sql/ (the SQL), writing (one chunk, the rare slow paths), execution (one or
-several connections), runs (guard, run records), results (summary, JSON).
+several connections), runs (run records and their lease), transactions (timeouts,
+interruption), clock (the database's date), results (summary, JSON).
 """
 
-from vaults.services.release.entry import new_trace_id, release_idempotency_key, release_matured_lots, utc_today
+from vaults.services.release.clock import utc_today
+from vaults.services.release.entry import new_trace_id, release_idempotency_key, release_matured_lots
 from vaults.services.release.results import JOB, LotError, RefusedLot, ReleaseSummary
 
 __all__ = [

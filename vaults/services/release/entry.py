@@ -5,7 +5,7 @@ real run and returns a frozen ReleaseSummary."""
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 
 import structlog
 from django.conf import settings
@@ -15,18 +15,16 @@ from ledger.db import read_only_transaction
 from vaults.exceptions import FutureAsOf, InvalidRelease
 from vaults.models import ReleaseTrigger
 from vaults.selectors import get_vault
+from vaults.services.release.clock import checked_utc_today
 from vaults.services.release.context import RunContext
 from vaults.services.release.execution import Progress, run_chunks
 from vaults.services.release.results import JOB, ReleaseSummary, Tally
-from vaults.services.release.runs import fail_run, finish_run, run_guard, start_run
+from vaults.services.release.runs import fail_run, finish_run, take_lease
 from vaults.services.release.selection import Selection, count_selection
+from vaults.services.release.transactions import bounded_transaction, stop_interrupted_query
 from vaults.services.release.writing import plan_dry_run
 
 log = structlog.get_logger("vaults.release")
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 def new_trace_id(as_of: date) -> str:
@@ -53,22 +51,30 @@ def release_matured_lots(
 ) -> ReleaseSummary:
     """Release every AVENIR lot of `currency` that matured on or before `as_of`.
 
-    Raises FutureAsOf, VaultNotFound, UnknownCurrency or InvalidRelease for bad
-    input, before anything is written. Per-lot failures are reported in the
+    Raises FutureAsOf (as_of after today's UTC date by the database's clock),
+    VaultNotFound, UnknownCurrency or InvalidRelease (chunk_size or workers out of
+    bounds) for bad input, before anything is written. Per-lot failures are reported in the
     summary, never raised. `on_progress(done, total)` is called after each chunk.
     """
-    today = utc_today()
-    as_of = as_of or today
-    if as_of > today:
+    today = checked_utc_today()
+    if as_of is None:
+        as_of = today
+    elif as_of > today:
         raise FutureAsOf(f"as_of {as_of} is after today's UTC date {today}: lots are never released before maturity")
     if trigger not in ReleaseTrigger.values:
         raise InvalidRelease(f"unknown trigger {trigger!r}")
-    chunk_size = settings.AVENIR_RELEASE_CHUNK_SIZE if chunk_size is None else chunk_size
-    if chunk_size < 1:
-        raise InvalidRelease("chunk_size must be at least 1")
-    workers = settings.AVENIR_RELEASE_WORKERS if workers is None else workers
-    if workers < 1:
-        raise InvalidRelease("workers must be at least 1")
+    chunk_size = _bounded(
+        "chunk_size",
+        settings.AVENIR_RELEASE_CHUNK_SIZE if chunk_size is None else chunk_size,
+        settings.AVENIR_RELEASE_MAX_CHUNK_SIZE,
+        "AVENIR_RELEASE_MAX_CHUNK_SIZE",
+    )
+    workers = _bounded(
+        "workers",
+        settings.AVENIR_RELEASE_WORKERS if workers is None else workers,
+        settings.AVENIR_RELEASE_MAX_WORKERS,
+        "AVENIR_RELEASE_MAX_WORKERS",
+    )
     ctx = RunContext(
         vault=get_vault(currency=currency),
         as_of=as_of,
@@ -116,24 +122,31 @@ def _dry_run(ctx: RunContext, on_progress: Callable[[int, int], None] | None) ->
 def _real_run(
     ctx: RunContext, trigger: str, actor: str, task_id: str, on_progress: Callable[[int, int], None] | None
 ) -> ReleaseSummary:
-    with run_guard(as_of=ctx.as_of, currency=ctx.vault.currency) as acquired:
-        if not acquired:
-            log.warning("another run for this date and currency is in progress; nothing done")
-            # Returned at once: counting the selection could wait on the other run's locks.
-            return replace(_summarize(ctx, Selection(0, 0, ()), Tally()), already_running=True)
-        run = start_run(ctx, trigger=trigger, actor=actor, task_id=task_id)
-        ctx = replace(ctx, run_id=run.pk)
-        tally = Tally()
-        try:
+    lease = take_lease(ctx, trigger=trigger, actor=actor, task_id=task_id)
+    if lease.run_id is None:
+        log.warning("another run for this date and currency holds the run lease; nothing done")
+        # Returned at once: counting the selection could wait on the other run's locks.
+        return replace(_summarize(ctx, Selection(0, 0, ()), Tally()), already_running=True)
+    ctx = replace(ctx, run_id=lease.run_id)
+    tally = Tally()
+    try:
+        with bounded_transaction():  # counting waits on a table lock (a migration) no longer than a chunk
             selection = count_selection(ctx)
-            run_chunks(ctx, Progress(tally, selection.matured_found, on_progress))
-        except BaseException as exc:  # Ctrl-C and time limits too: the run row says FAILED
-            log.exception("release failed")
-            fail_run(run.pk, exc)
-            raise
+        run_chunks(ctx, Progress(tally, selection.matured_found, on_progress))
         summary = _summarize(ctx, selection, tally)
-        finish_run(run.pk, summary)
-        return summary
+        finish_run(ctx.run_id, summary)
+    except BaseException as exc:  # Ctrl-C and time limits too: the run row says FAILED
+        stop_interrupted_query(exc)
+        log.exception("release failed")
+        fail_run(ctx.run_id, exc)
+        raise
+    return summary
+
+
+def _bounded(name: str, value: object, maximum: int, setting: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InvalidRelease(f"{name} must be a whole number between 1 and {maximum} ({setting}), not {value!r}")
+    return value
 
 
 def _summarize(ctx: RunContext, selection: Selection, tally: Tally) -> ReleaseSummary:

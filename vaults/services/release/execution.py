@@ -14,11 +14,14 @@ import threading
 from collections.abc import Callable
 
 import structlog
+from django.conf import settings
 from django.db import connection
 
 from vaults.services.release.context import RunContext
 from vaults.services.release.results import Tally
+from vaults.services.release.runs import heartbeat
 from vaults.services.release.selection import RangeDispatcher
+from vaults.services.release.transactions import cancel_session, stop_interrupted_query
 from vaults.services.release.writing import RunFailures, commit_next_chunk
 
 log = structlog.get_logger("vaults.release")
@@ -108,7 +111,14 @@ def _run_writers(
             started.append(thread)
         running = len(started)
         while running:
-            item = results.get()
+            try:
+                item = results.get(timeout=settings.AVENIR_RELEASE_HEARTBEAT_SECONDS)
+            except queue.Empty:
+                # The writers renew the lease with each chunk; this connection would
+                # otherwise sit idle for the whole run (idle_session_timeout).
+                if ctx.run_id is not None:
+                    heartbeat(ctx.run_id)
+                continue
             if item is None:
                 running -= 1
             elif isinstance(item, BaseException):
@@ -116,6 +126,9 @@ def _run_writers(
             else:
                 progress.add(*item)
         finished = True
+    except BaseException as exc:
+        stop_interrupted_query(exc)  # this thread's own heartbeat statement
+        raise
     finally:
         stop.set()
         for thread in started:
@@ -138,7 +151,4 @@ def _run_writers(
 
 def _cancel_queries(sessions: list) -> None:
     for session in list(sessions):
-        try:
-            session.cancel_safe()
-        except Exception:  # already closed: nothing to cancel
-            log.debug("could not cancel a writer's query", exc_info=True)
+        cancel_session(session)

@@ -5,9 +5,9 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 
-from vaults.models import LotStatus, VestingLot
+from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.selectors import pending_lots
 from vaults.services.release.context import RunContext
 from vaults.services.release.results import RefusedLot
@@ -30,8 +30,16 @@ def count_selection(ctx: RunContext) -> Selection:
     # The runbook skips a lot if status == RELEASED or released_amount >= amount.
     done_lots = same_vault.filter(Q(status=LotStatus.RELEASED) | Q(released_amount__gte=F("amount")))
     if ctx.lot_ids is None:
-        # Replaying a day: its lots that are already released are skipped.
-        return Selection(matured_found, done_lots.filter(release_day=ctx.as_of).count(), ())
+        # Replaying a day: the lots that earlier runs of the same as_of released are
+        # skipped. Their run rows count them exactly (even a crashed run's), and there
+        # are only a few rows per day, so this does not grow with the history.
+        earlier = ReleaseRun.objects.filter(vault=ctx.vault, currency=ctx.vault.currency, as_of=ctx.as_of)
+        if ctx.run_id is not None:
+            earlier = earlier.exclude(pk=ctx.run_id)
+        skipped = earlier.aggregate(total=Sum("executed_count"))["total"] or 0
+        # Plus matured lots still VESTED with nothing left to release (the runbook skips them).
+        skipped += done_lots.filter(status=LotStatus.VESTED, release_day__lte=ctx.as_of).count()
+        return Selection(matured_found, skipped, ())
     found = dict(same_vault.filter(pk__in=ctx.lot_ids).values_list("pk", "release_day"))
     released = set(done_lots.filter(pk__in=ctx.lot_ids).values_list("pk", flat=True))
     refused = []

@@ -12,14 +12,15 @@ _SQL = Path(__file__).with_name("sql")
 MAX_LOT_ID = 2**63 - 1
 
 
-def _load(name: str) -> str:
+@cache
+def load_sql(name: str) -> str:
     return (_SQL / f"{name}.sql").read_text()
 
 
 @cache
 def _statement(name: str, *, selection: bool, wait: bool = False) -> str:
-    sql = _load(name)
-    sql = sql.replace("{planning}", _load("planning").strip()).replace("{result}", _load("result").strip())
+    sql = load_sql(name)
+    sql = sql.replace("{planning}", load_sql("planning").strip()).replace("{result}", load_sql("result").strip())
     sql = sql.replace("{lot_filter}", "AND l.id = ANY(%(lot_ids)s::bigint[])" if selection else "")
     return sql.replace("{row_lock}", "FOR UPDATE" if wait else "FOR UPDATE SKIP LOCKED")
 

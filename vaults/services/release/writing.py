@@ -14,15 +14,16 @@ from datetime import date
 from decimal import Decimal
 
 import structlog
-from django.db import DataError, IntegrityError, InternalError, connection, transaction
+from django.db import DataError, IntegrityError, InternalError, OperationalError, connection
 
 from ledger.db import fetch_rows
-from vaults.models import ReleaseRun
 from vaults.services.lock_matching import LockClosure, LotKey, MatchedLock, close_locks, match_fallback_locks
 from vaults.services.release.context import RunContext
 from vaults.services.release.results import LotError, Tally
+from vaults.services.release.runs import renew_lease
 from vaults.services.release.selection import KeyRange, RangeDispatcher
 from vaults.services.release.statements import base_params, chunk_sql, claim_sql, dry_run_sql
+from vaults.services.release.transactions import TIMEOUT_CODES, bounded_transaction, timeout_code
 
 log = structlog.get_logger("vaults.release")
 
@@ -37,12 +38,23 @@ class RunFailures:
 
     failed: set[int] = field(default_factory=set)
     insufficient: set[int] = field(default_factory=set)
+    # Owners whose account stayed locked by another session past the lock timeout:
+    # their other lots are reported without waiting again.
+    blocked_users: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, tally: Tally) -> None:
         with self._lock:
             self.insufficient |= tally.insufficient_lot_ids
             self.failed |= tally.failed_lot_ids
+
+    def block_user(self, user_id: int) -> None:
+        with self._lock:
+            self.blocked_users.add(user_id)
+
+    def is_blocked(self, user_id: int) -> bool:
+        with self._lock:
+            return user_id in self.blocked_users
 
     def snapshot(self) -> tuple[list[int], list[int]]:
         """(failed, insufficient), sorted."""
@@ -54,10 +66,13 @@ def commit_next_chunk(
     ctx: RunContext, dispatcher: RangeDispatcher, failures: RunFailures, *, wait: bool
 ) -> tuple[Tally, int] | None:
     """Take the next key range and release it in its own transaction: (tally, lots
-    looked at), or None when the walk is over."""
+    looked at), or None when the walk is over.
+
+    A range that hits the lock or statement timeout is left to the final pass (it walks
+    every remaining lot again); in the final pass it is retried lot by lot."""
     key_range = None
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with bounded_transaction() as cursor:
             key_range = dispatcher.next_range(cursor)
             if key_range is None:
                 return None
@@ -65,8 +80,16 @@ def commit_next_chunk(
     except LOT_ERRORS as exc:
         if key_range is None:
             raise
-
         log.warning("chunk failed, retrying lot by lot", error=str(exc).splitlines()[0])
+        tally, selected = _retry_lot_by_lot(ctx, key_range, failures, wait=wait)
+    except OperationalError as exc:
+        code = timeout_code(exc)
+        if key_range is None or code is None:
+            raise
+        if not wait:
+            log.warning("chunk timed out; left to the final pass", code=code, error=str(exc).splitlines()[0])
+            return Tally(), 0
+        log.warning("chunk timed out again, retrying lot by lot", code=code, error=str(exc).splitlines()[0])
         tally, selected = _retry_lot_by_lot(ctx, key_range, failures, wait=wait)
     failures.add(tally)
     return tally, selected
@@ -75,7 +98,8 @@ def commit_next_chunk(
 def _write_range(
     ctx: RunContext, cursor, key_range: KeyRange, failures: RunFailures, *, wait: bool, lot_ids=None
 ) -> tuple[Tally, int]:
-    """Claim the range (claim.sql), then plan and write what was claimed (chunk.sql)."""
+    """Claim the range (claim.sql), then plan and write what was claimed (chunk.sql);
+    the run row gets the chunk's counts and a heartbeat in the same transaction."""
     failed, insufficient = failures.snapshot()
     params = {
         **base_params(ctx),
@@ -89,55 +113,66 @@ def _write_range(
     cursor.execute(claim_sql(ctx, wait=wait, selection=lot_ids is not None), params)
     params["claimed_lot_ids"] = cursor.fetchone()[0]
     if not params["claimed_lot_ids"]:
-        return Tally(), 0
-    cursor.execute(chunk_sql(), params)
-    row = _ChunkRow(*cursor.fetchone())
-    tally = row.tally()
-    if row.unlinked or row.splits:
-        _close_remaining_locks(ctx, row, tally)
-    if ctx.run_id is not None and (tally.executed_count or tally.errors_count):
-        _add_to_run(cursor, ctx.run_id, tally)
-    log.debug("chunk written", lots=row.selected, executed=tally.executed_count)
-    return tally, row.selected
+        tally, selected = Tally(), 0
+    else:
+        cursor.execute(chunk_sql(), params)
+        row = _ChunkRow(*cursor.fetchone())
+        tally, selected = row.tally(), row.selected
+        if row.unlinked or row.splits:
+            _close_remaining_locks(ctx, row, tally)
+    if ctx.run_id is not None:
+        renew_lease(cursor, ctx.run_id, tally)
+    log.debug("chunk written", lots=selected, executed=tally.executed_count)
+    return tally, selected
 
 
 def _retry_lot_by_lot(ctx: RunContext, key_range: KeyRange, failures: RunFailures, *, wait: bool):
-    """The refused range, one lot per transaction: the lots claim.sql would take."""
+    """The refused range, one lot per transaction: the lots claim.sql would take. A lot
+    whose owner's account stays locked elsewhere fails with LOCK_TIMEOUT, and so do the
+    owner's other lots, without waiting again."""
     failed = set(failures.snapshot()[0])
-    lot_ids = [
-        lot_id
-        for (lot_id,) in fetch_rows(
-            "SELECT id FROM vault_vesting_lots WHERE vault_id = %s AND currency = %s AND status = 'VESTED' "
-            "AND released_amount < amount AND (release_day, id) > (%s, %s) AND (release_day, id) <= (%s, %s) "
-            "ORDER BY release_day, id",
+    lots = [
+        (lot_id, user_id)
+        for lot_id, user_id in fetch_rows(
+            "SELECT id, user_id FROM vault_vesting_lots WHERE vault_id = %s AND currency = %s "
+            "AND status = 'VESTED' AND released_amount < amount "
+            "AND (release_day, id) > (%s, %s) AND (release_day, id) <= (%s, %s) ORDER BY release_day, id",
             [ctx.vault.pk, ctx.vault.currency, *key_range.after, *key_range.upto],
         )
         if lot_id not in failed and (ctx.lot_ids is None or lot_id in ctx.lot_ids)
     ]
     tally = Tally()
-    for lot_id in lot_ids:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                lot_tally, _ = _write_range(ctx, cursor, key_range, failures, wait=wait, lot_ids=[lot_id])
-        except LOT_ERRORS as exc:
-            error = LotError(lot_id=lot_id, code=_error_code(exc), message=str(exc).splitlines()[0])
-            log.warning("lot release failed", lot_id=lot_id, code=error.code, error=error.message)
-            lot_tally = Tally()
-            lot_tally.add_error(error)
-            if ctx.run_id is not None:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    _add_to_run(cursor, ctx.run_id, lot_tally)
+    handled = 0
+    for lot_id, user_id in lots:
+        if wait and failures.is_blocked(user_id):
+            error = LotError(
+                lot_id=lot_id, code="LOCK_TIMEOUT", message="the owner's account is locked by another session"
+            )
+        else:
+            try:
+                with bounded_transaction() as cursor:
+                    lot_tally, _ = _write_range(ctx, cursor, key_range, failures, wait=wait, lot_ids=[lot_id])
+                tally.merge(lot_tally)
+                handled += 1
+                continue
+            except (*LOT_ERRORS, OperationalError) as exc:
+                code = timeout_code(exc) if isinstance(exc, OperationalError) else _error_code(exc)
+                if code is None:
+                    raise
+                if code in TIMEOUT_CODES and not wait:
+                    continue  # the final pass tries it again
+                if code == "LOCK_TIMEOUT":
+                    failures.block_user(user_id)
+                error = LotError(lot_id=lot_id, code=code, message=str(exc).splitlines()[0])
+        log.warning("lot release failed", lot_id=lot_id, code=error.code, error=error.message)
+        lot_tally = Tally()
+        lot_tally.add_error(error)
+        if ctx.run_id is not None:
+            with bounded_transaction() as cursor:
+                renew_lease(cursor, ctx.run_id, lot_tally)
         tally.merge(lot_tally)
-    return tally, len(lot_ids)
-
-
-def _add_to_run(cursor, run_id: int, tally: Tally) -> None:
-    """The run row counts what its committed chunks did: it is exact after any crash."""
-    cursor.execute(
-        f"UPDATE {ReleaseRun._meta.db_table} SET executed_count = executed_count + %s, "
-        "executed_amount = executed_amount + %s, errors_count = errors_count + %s WHERE id = %s",
-        [tally.executed_count, tally.executed_amount, tally.errors_count, run_id],
-    )
+        handled += 1
+    return tally, handled
 
 
 def plan_dry_run(ctx: RunContext) -> tuple[Tally, int]:
