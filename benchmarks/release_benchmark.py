@@ -73,8 +73,8 @@ def phase(name: str, as_of: date, workers: int) -> dict:
 
 def verify(as_of: date) -> bool:
     """Nothing matured is left pending, and the lock audit finds nothing."""
-    from vaults.audit import audit_avenir_locks
     from vaults.selectors import get_vault, pending_lots
+    from vaults.selectors.lock_audit import audit_avenir_locks
 
     pending = pending_lots(vault=get_vault(currency="AED"), as_of=as_of).count()
     report = audit_avenir_locks(currency="AED")

@@ -59,7 +59,7 @@ def seed(history: int, pending: int, lots_per_user: int) -> None:
 
 
 def sizes() -> dict[str, int]:
-    from ledger.db import fetch_rows
+    from common.db import fetch_rows
 
     tables = ("operations", "ledger_entries", "ledger_accounts", "wallet_locks", "vault_vesting_lots")
     return {table: fetch_rows(f"SELECT COUNT(*) FROM {table}")[0][0] for table in tables}
@@ -67,7 +67,7 @@ def sizes() -> dict[str, int]:
 
 def backend_cpu_seconds() -> float | None:
     """User + system CPU of this connection's server process, if it runs on this machine."""
-    from ledger.db import fetch_rows
+    from common.db import fetch_rows
 
     pid = fetch_rows("SELECT pg_backend_pid()")[0][0]
     try:

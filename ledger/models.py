@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from common.ids import uuid7
 from ledger.currencies import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
-from ledger.ids import uuid7
 
 
 def amount_field(**kwargs) -> models.DecimalField:

@@ -32,8 +32,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from common.db import fetch_rows, read_only_transaction
 from ledger.currencies import check_currency
-from ledger.db import fetch_rows, read_only_transaction
 
 DEFAULT_MAX_EXAMPLES = 5
 

@@ -170,10 +170,12 @@ check_release_limits(
     heartbeat=AVENIR_RELEASE_HEARTBEAT_SECONDS,
     lease=AVENIR_RELEASE_LEASE_SECONDS,
 )
+# An admin selection of more lots than this is released by the Celery worker, not in the request.
+AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS = env.int("AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS", default=1000)
 # The app's clock and PostgreSQL's may differ by this much before the release warns.
 AVENIR_CLOCK_SKEW_WARNING_SECONDS = env.float("AVENIR_CLOCK_SKEW_WARNING_SECONDS", default=60.0)
 
-# --- Celery (issue 4) ----------------------------------------------------------
+# --- Celery: the daily release job and its schedule ---------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://localhost:6379/0")
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "UTC"

@@ -6,14 +6,14 @@ ties the wallet locks to the vesting lots, in one READ ONLY snapshot.
   checksum; sql/verify_lots.sql names the users when it differs).
 
 Behind `manage.py verify_ledger` and the Celery task that checks the ledger after a release.
-The lock audit (vaults.audit) explains a mismatch lot by lot; this says whether there is one.
+The lock audit (vaults.selectors.lock_audit) explains a mismatch lot by lot; this says whether there is one.
 """
 
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
-from ledger.db import fetch_rows
+from common.db import fetch_rows
 from ledger.models import LockReason
 from ledger.verification import (
     DEFAULT_MAX_EXAMPLES,

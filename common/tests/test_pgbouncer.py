@@ -16,7 +16,7 @@ from common.tests.support.pgbouncer import PgBouncer
 from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.services.release import utc_today
 from vaults.services.seed import seed_avenir
-from vaults.tests.helpers import assert_invariants
+from vaults.tests.support.database import assert_invariants
 
 pytestmark = pytest.mark.pooler
 

@@ -11,15 +11,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from common.db import filter_in, insert_rows, update_rows
+from common.ids import uuid7
 from ledger.currencies import check_currency, parse_amount
-from ledger.db import filter_in, insert_rows, update_rows
 from ledger.exceptions import (
     AccountMissing,
     IdempotencyConflict,
     InsufficientFunds,
     UnbalancedOperation,
 )
-from ledger.ids import uuid7
 from ledger.models import USER_WALLET_KINDS, Account, LedgerEntry, Operation
 
 

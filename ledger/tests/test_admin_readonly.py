@@ -7,8 +7,8 @@ import pytest
 
 from ledger.models import Account, LedgerEntry, Operation, WalletLock
 from vaults.services.release import utc_today
-from vaults.tests.admin_support import money_fingerprint
 from vaults.tests.factories import DepositFactory
+from vaults.tests.support.admin import money_fingerprint
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.db import filter_in, insert_rows, update_rows
-from ledger.ids import uuid7
+from common.db import filter_in, insert_rows, update_rows
+from common.ids import uuid7
 from ledger.models import Operation, OperationType
 from ledger.tests.factories import UserFactory
 
@@ -91,7 +91,7 @@ def test_pg_array_never_merges_values_that_encode_differently():
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from ledger.db import pg_array
+    from common.db import pg_array
     from ledger.models import Operation, WalletLock
 
     # 01:30 happens twice in New York on 2026-11-01; equal as wall-clock times, not as instants.

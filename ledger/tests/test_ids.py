@@ -1,6 +1,6 @@
 import time
 
-from ledger.ids import uuid7
+from common.ids import uuid7
 
 
 def test_uuid7_has_version_7_and_the_rfc_variant():

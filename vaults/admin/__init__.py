@@ -7,7 +7,7 @@
 
 The admin only parses, confirms, calls a service and reports: money moves through
 vaults.services.release.release_matured_lots, locks are repaired through
-vaults.services.repair, findings come from vaults.audit. Templates: vaults/templates/admin/vaults/.
+vaults.services.repair, findings come from vaults.selectors.lock_audit. Templates: vaults/templates/admin/vaults/.
 """
 
 from vaults.admin.lots import VestingLotAdmin

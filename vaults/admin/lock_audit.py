@@ -1,4 +1,4 @@
-"""The lock audit page (seed 003) and its one repair: close the ACTIVE lock of a RELEASED lot."""
+"""The lock audit page and its one repair: close the ACTIVE lock of a RELEASED lot."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -10,8 +10,8 @@ from django.utils.html import format_html
 from common.parsing import parse_ids
 from ledger.currencies import MINOR_UNITS
 from ledger.models import WalletLock
-from vaults.audit import audit_avenir_locks
 from vaults.models import VestingLot
+from vaults.selectors.lock_audit import audit_avenir_locks
 from vaults.services.repair import close_locks_of_released_lots
 
 REPAIR_PERMISSION = "vaults.repair_wallet_lock"

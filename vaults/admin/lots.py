@@ -7,7 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from ledger.admin import ReadOnlyAdmin, money, short_id
+from common.admin import short_id
+from ledger.admin import ReadOnlyAdmin, money
 from ledger.currencies import display_amount
 from vaults.admin.lock_audit import LockAuditMixin
 from vaults.admin.release_action import RELEASE_ACTION, ReleaseActionMixin

@@ -9,6 +9,7 @@ a run.
 
 from collections import defaultdict
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -25,6 +26,7 @@ from vaults.models import LotStatus, ReleaseTrigger, VestingLot
 from vaults.selectors import NOT_MATURED, LotReadiness, get_vault, lots_release_readiness
 from vaults.services.lock_matching import LotKey, match_locks
 from vaults.services.release import ReleaseSummary, release_matured_lots, utc_today
+from vaults.tasks import release_selected_avenir_lots
 
 RELEASE_ACTION = "release_selected"
 RELEASE_PERMISSION = "vaults.release_vestinglot"
@@ -37,6 +39,12 @@ def reason_text(lot: LotReadiness) -> str:
     if lot.reason == NOT_MATURED:
         return f"lot {lot.lot_id}: not matured (release day {lot.release_day:%Y-%m-%d})"
     return f"lot {lot.lot_id}: {lot.reason}"
+
+
+def in_background(lot_ids: list[int]) -> bool:
+    """Above AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS a selection is released by the Celery worker,
+    not inside the request (gunicorn's timeout)."""
+    return len(lot_ids) > settings.AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS
 
 
 class ReleaseActionMixin:
@@ -96,6 +104,9 @@ class ReleaseActionMixin:
         for currency, lot_ids in selection.items():
             if currency not in releasable:
                 continue  # no service call, no run row, for a currency with nothing to release
+            if in_background(lot_ids):
+                self._queue(request, currency, lot_ids)
+                continue
             try:
                 summary = release_matured_lots(
                     currency=currency,
@@ -111,6 +122,33 @@ class ReleaseActionMixin:
             listed = "; ".join(reason_text(lot) for lot in blocked[:REASONS_LISTED])
             more = f"; and {len(blocked) - REASONS_LISTED} more" if len(blocked) > REASONS_LISTED else ""
             self.message_user(request, f"Not released ({len(blocked)}): {listed}{more}.", messages.WARNING)
+
+    def _queue(self, request: HttpRequest, currency: str, lot_ids: list[int]) -> None:
+        """Too many lots for one web request: the Celery worker runs the same release; its
+        run row shows the progress chunk by chunk."""
+        try:
+            sent = release_selected_avenir_lots.apply_async(
+                kwargs={"currency": currency, "lot_ids": lot_ids, "actor": request.user.get_username()},
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 1, "interval_max": 2},
+            )
+        except Exception as exc:  # the broker is down: nothing was queued, nothing released
+            self.message_user(
+                request, f"{currency}: could not queue the release ({exc}); nothing was done.", messages.ERROR
+            )
+            return
+        runs_url = f"{reverse('admin:vaults_releaserun_changelist')}?task_id={sent.id}"
+        self.message_user(
+            request,
+            format_html(
+                '{}: {} lot(s) queued for the Celery worker (task {}). <a href="{}">Follow its run</a>: '
+                "the run page shows its progress.",
+                currency,
+                len(lot_ids),
+                sent.id,
+                runs_url,
+            ),
+            messages.SUCCESS,
+        )
 
     def _report(self, request: HttpRequest, summary: ReleaseSummary) -> None:
         currency = summary.currency
@@ -171,6 +209,7 @@ class ReleaseActionMixin:
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "releasable": any(s.get("summary") and s["summary"].executed_count for s in sections),
             "media": self.media,
+            "sync_max_lots": settings.AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/vaults/vestinglot/release_confirmation.html", context)
@@ -220,6 +259,7 @@ class ReleaseActionMixin:
             )
         return {
             "currency": currency,
+            "background": in_background(lot_ids),
             "summary": summary,
             "amount": display_amount(summary.executed_amount, currency),
             "not_matured": [r.lot_id for r in summary.refused if r.reason == "NOT_MATURED"],

@@ -213,6 +213,15 @@ def run_summary_context(run: ReleaseRun) -> dict:
             value = summary[key]
             counts.append((label, display_amount(value, currency) if key == "executed_amount" else value))
     return {
+        # A RUNNING run's progress comes from its row: each committed chunk adds its counts.
+        "run_progress": {
+            "executed": run.executed_count,
+            "errors": run.errors_count,
+            "selected": run.selected_lots_count,
+            "heartbeat": run.heartbeat_at,
+        }
+        if run.status == RunStatus.RUNNING
+        else None,
         "run_status": run.status,
         "run_status_help": STATUS_HELP.get(run.status, ""),
         "run_error": run.error,

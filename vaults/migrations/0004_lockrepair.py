@@ -1,4 +1,4 @@
-"""The record of lock-audit repairs (issue 3), with the permission that guards them."""
+"""The record of lock-audit repairs, with the permission that guards them."""
 
 import django.db.models.deletion
 from django.db import migrations, models

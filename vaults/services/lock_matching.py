@@ -1,4 +1,4 @@
-"""Finding and closing the wallet lock of a vesting lot, as the lock audit (seed 003) specifies.
+"""Finding and closing the wallet lock of a vesting lot, as the lock-link audit document specifies.
 
 1. `WalletLock.operation_id == VestingLot.source_operation_id` (the direct link).
 2. Fallback when that finds nothing: same user, currency, reason, ACTIVE, reference
@@ -17,7 +17,7 @@ from uuid import UUID
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from ledger.db import filter_in, update_rows
+from common.db import filter_in, update_rows
 from ledger.models import LockReason, LockReferenceType, LockStatus, WalletLock
 from vaults.models import LotStatus, Vault, VestingLot
 

@@ -1,7 +1,7 @@
 """The lock audit's one safe repair: close the ACTIVE wallet lock of a RELEASED lot.
 
 Safe because the release already moved the money out of WALLET_LOCKED (the ledger
-prevails, seed 003): closing the lock only brings wallet_locks back in line with the
+prevails, as the lock-link audit says): closing the lock only brings wallet_locks back in line with the
 ledger. No money moves, no operation is written. Every other finding is reported only.
 Each closed lock is recorded in LockRepair (who, when, which lock, the trace id).
 """
@@ -16,7 +16,7 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
-from ledger.db import update_rows
+from common.db import update_rows
 from ledger.models import LockReason, LockStatus, WalletLock
 from vaults.models import LockRepair, LotStatus, VestingLot
 

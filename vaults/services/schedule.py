@@ -5,7 +5,7 @@
   deploy) both call it. It never touches an existing row: the time, `enabled` and
   the kwargs belong to the operators once the row exists (edited in the admin).
 - `find_schedule`, `describe_schedule` and `next_run_at` read that row; the health
-  report built on them is in schedule_health.py.
+  report built on them is in vaults/selectors/schedule_health.py.
 """
 
 from dataclasses import dataclass

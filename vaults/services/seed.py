@@ -10,6 +10,8 @@ funding or deposit whose idempotency key exists is not written again.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -157,111 +159,35 @@ def _bulk_batch(cursor, plan: SeedPlan, vault, funding_account: int, first: int,
         "deposit_prefix": deposit_idempotency_key(""),
     }
     cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-    cursor.execute(_USERS, params)
-    cursor.execute(_NEW_USERS, params)
+    users, new_users, *plan_rest = _statements("seed_plan")
+    cursor.execute(users, params)
+    cursor.execute(new_users, params)
     reused = cursor.rowcount < last - first + 1
-    for sql in _PLAN:
+    for sql in plan_rest:
         cursor.execute(sql, params)
     if reused:  # only users that existed before can have seed operations already
         _refuse_conflicts(cursor, params)
-        for sql in _SKIP_EXISTING:
+        for sql in _statements("seed_skip_existing"):
             cursor.execute(sql, params)
-    for sql in _WRITE:
+    for sql in _statements("seed_write"):
         cursor.execute(sql, params)
 
 
-# What the batch would write. Existing users and wallets are reused, and operations whose
-# idempotency key exists are skipped: the services do the same. Same naming and dates as
-# SeedPlan.username / lot_day / deposit_at / *_key.
-_USERS = """CREATE TEMP TABLE seed_users ON COMMIT DROP AS
-    SELECT i, %(prefix)s || '-' || lpad(i::text, 7, '0') AS username FROM generate_series(%(first)s, %(last)s) i"""
-_NEW_USERS = """
-    INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
-                           date_joined)
-    SELECT '!' || md5(random()::text), false, username, '', '', '', false, true, now() FROM seed_users
-    ON CONFLICT (username) DO NOTHING"""
-_PLAN = [
-    """INSERT INTO ledger_accounts (owner_id, currency, kind, balance, created_at)
-       SELECT u.id, %(cur)s, k.kind, 0, now()
-       FROM seed_users s JOIN auth_user u ON u.username = s.username,
-            (VALUES ('WALLET_AVAILABLE'), ('WALLET_LOCKED')) AS k(kind)
-       ON CONFLICT DO NOTHING""",
-    """CREATE TEMP TABLE seed_accounts ON COMMIT DROP AS
-       SELECT s.i, s.username, u.id AS user_id, a.id AS available_id, l.id AS locked_id
-       FROM seed_users s JOIN auth_user u ON u.username = s.username
-       JOIN ledger_accounts a ON a.owner_id = u.id AND a.currency = %(cur)s AND a.kind = 'WALLET_AVAILABLE'
-       JOIN ledger_accounts l ON l.owner_id = u.id AND l.currency = %(cur)s AND l.kind = 'WALLET_LOCKED'""",
-    """CREATE TEMP TABLE seed_funding ON COMMIT DROP AS
-       SELECT gen_random_uuid() AS op_id, user_id, available_id,
-              'seed-funding:' || username || ':' || %(cur)s || ':' || %(day0)s::date AS idempotency_key
-       FROM seed_accounts""",
-    """CREATE TEMP TABLE seed_deposits ON COMMIT DROP AS
-       SELECT gen_random_uuid() AS op_id, a.user_id, a.available_id, a.locked_id, j,
-              'seed:' || a.username || ':' || %(cur)s || ':' || %(day0)s::date || ':' || j AS key,
-              %(deposit_prefix)s || 'seed:' || a.username || ':' || %(cur)s || ':' || %(day0)s::date || ':' || j
-                  AS idempotency_key,
-              (%(day0)s::date + ((a.i * %(m)s + j) %% %(spread)s))::date AS day
-       FROM seed_accounts a, generate_series(0, %(m)s - 1) j""",
-]
+_SQL = Path(__file__).with_name("sql")
 
-# A key already used for another movement, as post_operation and deposit_to_vault check it.
-_FUNDING_CONFLICT = """
-    SELECT f.idempotency_key FROM seed_funding f JOIN operations o ON o.idempotency_key = f.idempotency_key
-    WHERE (o.type, o.currency, o.amount, o.user_id) IS DISTINCT FROM ('FUNDING', %(cur)s, %(funded)s, f.user_id)
-    LIMIT 1"""
-_DEPOSIT_CONFLICT = """
-    SELECT d.key FROM seed_deposits d JOIN operations o ON o.idempotency_key = d.idempotency_key
-    LEFT JOIN vault_vesting_lots l ON l.source_operation_id = o.id
-    WHERE (o.user_id, l.vault_id, l.amount) IS DISTINCT FROM (d.user_id, %(vault_id)s, %(amount)s)
-    LIMIT 1"""
+
+@cache
+def _statements(name: str) -> tuple[str, ...]:
+    """The statements of sql/<name>.sql, in order (none of them contains a semicolon)."""
+    text = (_SQL / f"{name}.sql").read_text()
+    return tuple(statement.strip() for statement in text.split(";") if statement.strip())
 
 
 def _refuse_conflicts(cursor, params: dict) -> None:
-    cursor.execute(_FUNDING_CONFLICT, params)
+    funding_conflict, deposit_conflict = _statements("seed_conflicts")
+    cursor.execute(funding_conflict, params)
     if row := cursor.fetchone():
         raise IdempotencyConflict(f"idempotency key {row[0]!r} was used for another operation")
-    cursor.execute(_DEPOSIT_CONFLICT, params)
+    cursor.execute(deposit_conflict, params)
     if row := cursor.fetchone():
         raise DepositConflict(f"idempotency key {row[0]!r} was used for another deposit")
-
-
-_SKIP_EXISTING = [
-    "DELETE FROM seed_funding f USING operations o WHERE o.idempotency_key = f.idempotency_key",
-    "DELETE FROM seed_deposits d USING operations o WHERE o.idempotency_key = d.idempotency_key",
-]
-
-_WRITE = [
-    """INSERT INTO operations (id, type, user_id, currency, amount, operation_metadata, idempotency_key, created_at)
-       SELECT op_id, 'FUNDING', user_id, %(cur)s, %(funded)s, '{}'::jsonb, idempotency_key, %(funding_at)s
-       FROM seed_funding""",
-    """INSERT INTO ledger_entries (operation_id, account_id, currency, amount)
-       SELECT op_id, %(funding_account)s, %(cur)s, -%(funded)s FROM seed_funding
-       UNION ALL SELECT op_id, available_id, %(cur)s, %(funded)s FROM seed_funding""",
-    """INSERT INTO operations (id, type, user_id, currency, amount, operation_metadata, idempotency_key, created_at)
-       SELECT op_id, 'VAULT_DEPOSIT', user_id, %(cur)s, %(amount)s,
-              jsonb_build_object('vault_code', %(vault_code)s, 'deposit_day', to_char(day, 'YYYY-MM-DD')),
-              idempotency_key, day + time '00:05' + j * interval '1 second'
-       FROM seed_deposits""",
-    """INSERT INTO ledger_entries (operation_id, account_id, currency, amount)
-       SELECT op_id, available_id, %(cur)s, -%(amount)s FROM seed_deposits
-       UNION ALL SELECT op_id, locked_id, %(cur)s, %(amount)s FROM seed_deposits""",
-    """INSERT INTO wallet_locks (user_id, currency, amount, reason, reference_type, reference_id, status,
-                                 operation_id, created_at)
-       SELECT user_id, %(cur)s, %(amount)s, 'VAULT_AVENIR_VESTING', 'VAULT', %(vault_id)s, 'ACTIVE', op_id,
-              day + time '00:05' + j * interval '1 second'
-       FROM seed_deposits""",
-    """INSERT INTO vault_vesting_lots (vault_id, vault_code, user_id, currency, amount, released_amount,
-                                      deposit_day, release_day, status, source_operation_id, created_at)
-       SELECT %(vault_id)s, %(vault_code)s, user_id, %(cur)s, %(amount)s, 0, day, day + %(vesting)s, 'VESTED',
-              op_id, day + time '00:05' + j * interval '1 second'
-       FROM seed_deposits""",
-    # Each balance moves by the sum of its new entries (the CHECK refuses a negative wallet).
-    """UPDATE ledger_accounts a SET balance = a.balance + d.delta
-       FROM (SELECT account_id, SUM(amount) AS delta FROM (
-                 SELECT available_id AS account_id, %(funded)s AS amount FROM seed_funding
-                 UNION ALL SELECT %(funding_account)s, -%(funded)s FROM seed_funding
-                 UNION ALL SELECT available_id, -%(amount)s FROM seed_deposits
-                 UNION ALL SELECT locked_id, %(amount)s FROM seed_deposits) e
-             GROUP BY account_id) d
-       WHERE a.id = d.account_id""",
-]

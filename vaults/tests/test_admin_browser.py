@@ -14,8 +14,8 @@ from playwright.sync_api import sync_playwright
 
 from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.services.release import utc_today
-from vaults.tests.admin_support import seed_every_inconsistency, staff_user
 from vaults.tests.factories import DepositFactory
+from vaults.tests.support.admin import seed_every_inconsistency, staff_user
 
 # Playwright's sync API runs an event loop in this thread, and Django refuses sync ORM calls
 # under a running loop. The test makes none there (see below); the live server runs in its own

@@ -12,9 +12,9 @@ from ledger.models import LockStatus, WalletLock
 from vaults.admin import release_action
 from vaults.models import AVENIR_CODE, LotStatus, ReleaseRun, ReleaseTrigger, Vault, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
-from vaults.tests.admin_support import money_fingerprint, staff_user
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import assert_invariants
+from vaults.tests.support.admin import money_fingerprint, staff_user
+from vaults.tests.support.database import assert_invariants
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

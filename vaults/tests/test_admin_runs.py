@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ledger.admin import EstimatedCountPaginator
+from common.admin import EstimatedCountPaginator
 from ledger.models import Operation
 from vaults.admin import ReleaseRunAdmin
 from vaults.models import AVENIR_CODE, ReleaseRun, ReleaseTrigger, RunStatus, Vault, VestingLot

@@ -1,4 +1,4 @@
-"""The lock audit selector (vaults.audit) and `manage.py audit_avenir_locks`, on PostgreSQL."""
+"""The lock audit selector (vaults.selectors.lock_audit) and `manage.py audit_avenir_locks`, on PostgreSQL."""
 
 import json
 from datetime import timedelta
@@ -9,11 +9,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from benchmarks.audit_benchmark import seed_audit_data
-from vaults import audit
 from vaults.models import ReleaseTrigger
+from vaults.selectors import lock_audit as audit
 from vaults.services.release import release_matured_lots, utc_today
-from vaults.tests.admin_support import seed_every_inconsistency
 from vaults.tests.factories import DepositFactory
+from vaults.tests.support.admin import seed_every_inconsistency
 
 
 def run_command(*args: str) -> tuple[int, str]:

@@ -6,10 +6,10 @@ import pytest
 from django.contrib.messages import get_messages
 
 from ledger.models import LockStatus, WalletLock
-from vaults import audit
 from vaults.models import LockRepair, VestingLot
+from vaults.selectors import lock_audit as audit
 from vaults.services.repair import close_locks_of_released_lots
-from vaults.tests.admin_support import money_fingerprint, seed_every_inconsistency, staff_user
+from vaults.tests.support.admin import money_fingerprint, seed_every_inconsistency, staff_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

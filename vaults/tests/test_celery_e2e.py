@@ -17,8 +17,9 @@ from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import utc_today
 from vaults.services.schedule import SCHEDULE_NAME, ensure_avenir_schedule
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import assert_invariants
-from vaults.tests.stack import local_argv, running, service_command, subprocess_env, wait_for
+from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.database import assert_invariants
+from vaults.tests.support.stack import local_argv, running, service_command, subprocess_env
 
 EVERY_SECONDS = 2
 

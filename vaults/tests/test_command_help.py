@@ -6,7 +6,7 @@ import sys
 import pytest
 from django.core.management import get_commands
 
-from vaults.tests.stack import ROOT, subprocess_env
+from vaults.tests.support.stack import ROOT, subprocess_env
 
 OUR_APPS = ("ledger", "vaults", "customer_api")
 OUR_COMMANDS = sorted(name for name, app in get_commands().items() if app in OUR_APPS)

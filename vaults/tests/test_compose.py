@@ -14,7 +14,8 @@ from django.core.management import get_commands
 from django_celery_beat.models import PeriodicTask
 
 from vaults.services.schedule import SCHEDULE_NAME
-from vaults.tests.stack import ROOT, compose, local_argv, running, service_command, subprocess_env, wait_for
+from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.stack import ROOT, compose, local_argv, running, service_command, subprocess_env
 
 APP_SERVICES = ("web", "worker", "beat")
 

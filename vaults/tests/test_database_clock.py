@@ -13,7 +13,7 @@ import pytest
 from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.services.release import utc_today
 from vaults.tests.factories import DepositFactory
-from vaults.tests.stack import ROOT, subprocess_env
+from vaults.tests.support.stack import ROOT, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

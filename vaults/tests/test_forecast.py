@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from vaults.models import AVENIR_CODE, ReleaseTrigger, Vault
 from vaults.selectors import ForecastDay, OverdueBacklog, unlock_forecast
 from vaults.services.release import release_matured_lots, utc_today
-from vaults.tests.admin_support import staff_user
 from vaults.tests.factories import DepositFactory
+from vaults.tests.support.admin import staff_user
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from ledger.tests.factories import FundingFactory, UserFactory
 from ledger.verification import verify_ledger
 from vaults.models import VestingLot
 from vaults.services.deposit import deposit_to_vault
-from vaults.tests.helpers import assert_invariants
+from vaults.tests.support.database import assert_invariants
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 

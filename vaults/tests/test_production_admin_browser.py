@@ -24,9 +24,9 @@ from playwright.sync_api import Page, sync_playwright
 from ledger.tests.factories import UserFactory
 from vaults.models import AVENIR_CODE, LotStatus, ReleaseRun, ReleaseTrigger, RunStatus, Vault, VestingLot
 from vaults.services.release import utc_today
-from vaults.tests.admin_support import staff_user
 from vaults.tests.factories import DepositFactory
-from vaults.tests.production import BEHIND_TLS, CHROMIUM
+from vaults.tests.support.admin import staff_user
+from vaults.tests.support.production import BEHIND_TLS, CHROMIUM
 
 WIDTH, HEIGHT = 1366, 768
 SHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from vaults.tests.production import env_example, production_env
-from vaults.tests.stack import ROOT
+from vaults.tests.support.production import env_example, production_env
+from vaults.tests.support.stack import ROOT
 
 pytestmark = pytest.mark.django_db  # the subprocesses get the test database's URL
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from vaults.tests.production import _OPENER, BEHIND_TLS, CHROMIUM, fetch, linked_assets
-from vaults.tests.stack import ROOT
+from vaults.tests.support.production import _OPENER, BEHIND_TLS, CHROMIUM, fetch, linked_assets
+from vaults.tests.support.stack import ROOT
 
 # `web` (vaults/tests/conftest.py): collectstatic, then gunicorn with DEBUG off, for the session.
 

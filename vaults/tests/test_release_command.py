@@ -18,8 +18,8 @@ from ledger.models import Operation
 from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.services.release import utc_today
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import database_fingerprint
-from vaults.tests.test_release_errors import unlock
+from vaults.tests.support.database import database_fingerprint
+from vaults.tests.support.ledger import unlock
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,44 +1,23 @@
 """Concurrent runs never release a lot twice (real threads, each with its own PostgreSQL connection)."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
-from django.db import connections
 
 from ledger.models import Operation, OperationType
 from vaults.models import LotStatus, ReleaseRun, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
-from vaults.tests.helpers import assert_invariants, seed_matured
+from vaults.tests.support.concurrency import run_together
+from vaults.tests.support.database import assert_invariants, seed_matured
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 
 
-def run_in_threads(calls):
-    """Start every call at the same moment; return their results (or raise their error)."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i, kwargs):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = release_matured_lots(currency="AED", **kwargs)
-        except BaseException as exc:  # surfaced below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, kw)) for i, kw in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a run did not finish"
-    for r in results:
-        if isinstance(r, BaseException):
-            raise r
-    return results
+def run_in_threads(calls: list[dict]) -> list:
+    """release_matured_lots(currency="AED", **kwargs) for every kwargs, all started at the same moment."""
+    return run_together([partial(release_matured_lots, currency="AED", **kwargs) for kwargs in calls])
 
 
 def test_four_parallel_runs_release_each_lot_exactly_once(avenir):

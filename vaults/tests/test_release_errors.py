@@ -7,33 +7,14 @@ import pytest
 from django.db import connection
 
 from ledger.models import OperationType
-from ledger.services.accounts import ensure_wallet_accounts
-from ledger.services.posting import Leg, OperationSpec, post_operations
 from ledger.tests.factories import UserFactory
 from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import release_idempotency_key, release_matured_lots, utc_today
 from vaults.tests.factories import DepositFactory
+from vaults.tests.support.ledger import unlock
 from vaults.verification import verify_ledger
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
-
-
-def unlock(user, amount: str, key: str, op_type=OperationType.ADJUSTMENT) -> None:
-    """Move money from the user's locked to available wallet outside the release job."""
-    wallets = ensure_wallet_accounts(user_id=user.pk, currency="AED")
-    a = Decimal(amount)
-    post_operations(
-        specs=[
-            OperationSpec(
-                type=op_type,
-                user_id=user.pk,
-                currency="AED",
-                amount=a,
-                idempotency_key=key,
-                legs=(Leg(wallets.locked_id, -a), Leg(wallets.available_id, a)),
-            )
-        ]
-    )
 
 
 def test_insufficient_locked_balance_fails_one_lot_only(avenir):

@@ -1,4 +1,4 @@
-"""The lock audit's cases (seed 003): how the release finds and closes a lot's wallet lock."""
+"""The lock-link audit's cases: how the release finds and closes a lot's wallet lock."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -8,16 +8,11 @@ import pytest
 from ledger.models import LockStatus, WalletLock
 from ledger.tests.factories import UserFactory
 from vaults.models import LotStatus, VestingLot
-from vaults.services.release import release_matured_lots, utc_today
+from vaults.services.release import release_matured_lots
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import assert_invariants
+from vaults.tests.support.database import assert_invariants
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
-
-
-@pytest.fixture
-def today():
-    return utc_today()
 
 
 def test_lock_found_by_operation_id(avenir, today):
@@ -113,7 +108,7 @@ def test_partial_release_splits_a_larger_lock(avenir, today):
 def test_a_split_remainder_is_not_a_stale_lock_for_the_audit_or_the_repair(avenir, today):
     """After a partial release, the ACTIVE remainder keeps the released lot's operation_id
     but covers another pending lot: it must not be reported as repairable, nor closed."""
-    from vaults import audit
+    from vaults.selectors import lock_audit as audit
     from vaults.services.repair import close_locks_of_released_lots
 
     user = UserFactory()

@@ -1,4 +1,4 @@
-"""The runbook's scenarios (seed 000) against the release service, on PostgreSQL."""
+"""The runbook's scenarios against the release service, on PostgreSQL."""
 
 import re
 from datetime import timedelta
@@ -10,18 +10,13 @@ from django.db import connection
 from ledger.models import Account, AccountKind, LockStatus, Operation, OperationType, WalletLock
 from vaults.exceptions import FutureAsOf, VaultNotFound
 from vaults.models import LotStatus, ReleaseRun, ReleaseTrigger, RunStatus, VestingLot
-from vaults.services.release import release_matured_lots, utc_today
+from vaults.services.release import release_matured_lots
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import assert_invariants, database_fingerprint
+from vaults.tests.support.database import assert_invariants, database_fingerprint
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 
 TRACE_ID = re.compile(r"^job-avenir-vesting-\d{8}-[0-9a-f]{8}$")
-
-
-@pytest.fixture
-def today():
-    return utc_today()
 
 
 def test_real_run_releases_matured_lots_and_closes_their_locks(avenir, today):
@@ -81,7 +76,7 @@ def test_dry_run_runs_in_a_read_only_transaction(avenir, today):
     """PostgreSQL itself refuses writes inside the dry run's transaction."""
     from django.db import InternalError
 
-    from ledger.db import read_only_transaction
+    from common.db import read_only_transaction
 
     with (
         pytest.raises(InternalError, match="read-only transaction"),

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from vaults.tests.stack import ROOT, subprocess_env
+from vaults.tests.support.stack import ROOT, subprocess_env
 
 
 def manage_with(**env: str) -> subprocess.CompletedProcess:

@@ -5,34 +5,27 @@ one writer waits inside its chunk transaction while the other one commits.
 """
 
 import threading
-import time
 from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from ledger.models import Operation, OperationType
 from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
 from vaults.services.seed import seed_avenir
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import assert_invariants, other_session
+from vaults.tests.support.concurrency import in_thread, wait_for
+from vaults.tests.support.database import assert_invariants, other_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 
 
 def status(lot_id: int) -> str:
     return VestingLot.objects.get(pk=lot_id).status
-
-
-def wait_until(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def wait_for_blocked(blocker: psycopg.Connection) -> int:
@@ -48,7 +41,7 @@ def wait_for_blocked(blocker: psycopg.Connection) -> int:
             found[:] = [row[0] for row in cursor.fetchall()]
         return len(found) == 1
 
-    wait_until(blocked)
+    wait_for(blocked, timeout=20, what="a session blocked by the blocker", interval=0.05)
     return found[0]
 
 
@@ -58,20 +51,13 @@ def start_release(**kwargs) -> tuple[threading.Thread, dict]:
 
     def run() -> None:
         outcome["thread"] = threading.get_ident()
-        try:
-            outcome["summary"] = release_matured_lots(
-                currency="AED",
-                on_progress=lambda done, total: outcome["progress_threads"].add(threading.get_ident()),
-                **kwargs,
-            )
-        except BaseException as exc:  # asserted by the test
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
+        outcome["summary"] = release_matured_lots(
+            currency="AED",
+            on_progress=lambda done, total: outcome["progress_threads"].add(threading.get_ident()),
+            **kwargs,
+        )
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
+    return in_thread(run, out=outcome)
 
 
 def two_users_one_lot_each() -> tuple[int, int, int]:
@@ -87,7 +73,7 @@ def test_a_second_writer_commits_while_the_first_waits(avenir):
         blocker.execute("SELECT id FROM ledger_accounts WHERE owner_id = %s FOR UPDATE", [user_a])
         thread, outcome = start_release(chunk_size=1, workers=2)
         try:
-            wait_until(lambda: status(lot_b) == LotStatus.RELEASED)
+            wait_for(lambda: status(lot_b) == LotStatus.RELEASED, timeout=20, what="lot B released", interval=0.05)
             assert status(lot_a) == LotStatus.VESTED  # its writer waits on the blocker
         finally:
             blocker.rollback()
@@ -107,7 +93,7 @@ def test_a_writer_that_dies_fails_the_run_and_keeps_what_was_committed(avenir):
         blocker.execute("SELECT id FROM ledger_accounts WHERE owner_id = %s FOR UPDATE", [user_a])
         thread, outcome = start_release(chunk_size=1, workers=2)
         try:
-            wait_until(lambda: status(lot_b) == LotStatus.RELEASED)
+            wait_for(lambda: status(lot_b) == LotStatus.RELEASED, timeout=20, what="lot B released", interval=0.05)
             waiting = wait_for_blocked(blocker)
             with connection.cursor() as cursor:  # kill the writer waiting on the lock
                 cursor.execute("SELECT pg_terminate_backend(%s)", [waiting])

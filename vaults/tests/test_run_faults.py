@@ -20,8 +20,9 @@ from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
 from vaults.services.schedule import ensure_avenir_schedule
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import assert_invariants, other_session, seed_matured
-from vaults.tests.stack import ROOT, subprocess_env, wait_for
+from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.database import assert_invariants, other_session, seed_matured
+from vaults.tests.support.stack import ROOT, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
 from vaults.services.release.runs import LeaseLost
 from vaults.tests.factories import DepositFactory, ReleaseRunFactory
-from vaults.tests.helpers import assert_invariants, other_session
+from vaults.tests.support.database import assert_invariants, other_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
 

@@ -12,8 +12,9 @@ import pytest
 from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import utc_today
 from vaults.tests.factories import DepositFactory, ReleaseRunFactory
-from vaults.tests.helpers import other_session
-from vaults.tests.stack import ROOT, wait_for
+from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.database import other_session
+from vaults.tests.support.stack import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,4 +1,4 @@
-"""The runbook's SQL (seed 000), run verbatim against our schema: only the date literal
+"""The runbook's SQL, run verbatim against our schema: only the date literal
 '2025-01-27' and the trace id example are replaced by this run's values."""
 
 from datetime import timedelta

@@ -13,9 +13,9 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from vaults.models import ReleaseRun, ReleaseTrigger, RunStatus, VestingLot
+from vaults.selectors.schedule_health import schedule_health
 from vaults.services.release import release_matured_lots, utc_today
 from vaults.services.schedule import SCHEDULE_NAME
-from vaults.services.schedule_health import schedule_health
 from vaults.tests.factories import DepositFactory, ReleaseRunFactory
 
 pytestmark = pytest.mark.django_db

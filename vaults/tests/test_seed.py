@@ -13,7 +13,7 @@ from ledger.tests.factories import FundingFactory, UserFactory
 from vaults.models import VestingLot
 from vaults.services.release import utc_today
 from vaults.services.seed import seed_avenir
-from vaults.tests.helpers import assert_invariants
+from vaults.tests.support.database import assert_invariants
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

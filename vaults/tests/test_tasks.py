@@ -1,12 +1,11 @@
 """The Celery task behind the schedule: a real worker, PostgreSQL, the run lease against
 double dispatch, missed days, failures and strictly read kwargs."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from ledger.exceptions import UnknownCurrency
 from vancelian.celery import app as celery_app
@@ -15,28 +14,11 @@ from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import utc_today
 from vaults.tasks import release_avenir_vesting
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import assert_invariants
-from vaults.tests.stack import wait_for
+from vaults.tests.support.concurrency import in_thread, wait_for
+from vaults.tests.support.database import assert_invariants
 
 pytestmark = pytest.mark.pooler
 LOTS_TABLE = VestingLot._meta.db_table
-
-
-def in_thread(target, *args) -> tuple[threading.Thread, dict]:
-    """Run target in a thread with its own DB connection; its result or exception lands in `out`."""
-    out: dict = {}
-
-    def run() -> None:
-        try:
-            out["result"] = target(*args)
-        except BaseException as exc:  # reported to the test
-            out["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, out
 
 
 def events(caplog, name: str) -> list:

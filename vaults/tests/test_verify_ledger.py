@@ -19,9 +19,9 @@ from ledger.verification import TITLES
 from ledger.verification import verify_ledger as verify_ledger_only
 from vaults.models import AVENIR_CODE, ReleaseTrigger, Vault, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
-from vaults.tests.admin_support import money_fingerprint
 from vaults.tests.factories import DepositFactory
-from vaults.tests.stack import ROOT, subprocess_env
+from vaults.tests.support.admin import money_fingerprint
+from vaults.tests.support.stack import ROOT, subprocess_env
 from vaults.verification import LOTS_CHECK, verify_ledger
 
 CHECKS = [*TITLES, LOTS_CHECK]

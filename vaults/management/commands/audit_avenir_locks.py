@@ -1,6 +1,6 @@
 """python manage.py audit_avenir_locks [--currency AED] [--json]
 
-The lock audit (seed 003) for monitoring: the same findings as the admin page (vaults.audit).
+The lock audit for monitoring: the same findings as the admin page (vaults.selectors.lock_audit).
 Stdout: the report (text, or one JSON document with --json). Exit codes: 0 consistent,
 1 inconsistent, 2 bad usage.
 """
@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from common.commands import DocumentedCommand
 from ledger.exceptions import LedgerError
-from vaults.audit import DEFAULT_MAX_ITEMS, audit_avenir_locks
+from vaults.selectors.lock_audit import DEFAULT_MAX_ITEMS, audit_avenir_locks
 
 
 class Command(DocumentedCommand):

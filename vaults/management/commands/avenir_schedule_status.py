@@ -12,7 +12,7 @@ import json
 from django.core.management.base import CommandError
 
 from common.commands import DocumentedCommand
-from vaults.services.schedule_health import RunInfo, ScheduleHealth, schedule_health
+from vaults.selectors.schedule_health import RunInfo, ScheduleHealth, schedule_health
 
 
 def _when(value) -> str:

@@ -10,8 +10,8 @@ from datetime import date
 import structlog
 from django.conf import settings
 
+from common.db import read_only_transaction
 from ledger.currencies import format_amount
-from ledger.db import read_only_transaction
 from vaults.exceptions import FutureAsOf, InvalidRelease
 from vaults.models import ReleaseTrigger
 from vaults.selectors import get_vault

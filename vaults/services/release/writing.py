@@ -16,7 +16,7 @@ from decimal import Decimal
 import structlog
 from django.db import DataError, IntegrityError, InternalError, OperationalError, connection
 
-from ledger.db import fetch_rows
+from common.db import fetch_rows
 from vaults.services.lock_matching import LockClosure, LotKey, MatchedLock, close_locks, match_fallback_locks
 from vaults.services.release.context import RunContext
 from vaults.services.release.results import LotError, Tally

@@ -10,11 +10,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import yaml
 from django.conf import settings
@@ -23,7 +21,6 @@ from django.db import connection
 from common.database_url import database_url
 
 ROOT = Path(settings.BASE_DIR)
-T = TypeVar("T")
 
 
 def compose() -> dict:
@@ -84,15 +81,3 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
             proc.wait(timeout=timeout)
     with contextlib.suppress(ProcessLookupError):  # pool children still alive after their parent exited
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def wait_for(predicate: Callable[[], T], *, timeout: float, what: str, interval: float = 0.2) -> T:
-    """Poll until predicate() is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)

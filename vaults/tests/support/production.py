@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from vaults.tests.stack import ROOT, local_argv, running, service_command, subprocess_env, wait_for
+from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.stack import ROOT, local_argv, running, service_command, subprocess_env
 
 CHROMIUM = "/usr/bin/chromium"
 # What the TLS-terminating proxy in front of gunicorn adds (DJANGO_SECURE_PROXY_SSL_HEADER).

@@ -1,21 +1,13 @@
-"""Small set-based SQL helpers for PostgreSQL."""
+"""Set-based writes for PostgreSQL: many rows per statement, values passed as one array per column."""
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.expressions import RawSQL
-
-
-def fetch_rows(sql: str, params: Iterable | Mapping = ()) -> list[tuple]:
-    """Positional (%s) or named (%(name)s, a mapping) parameters."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params if isinstance(params, Mapping) else list(params))
-        return cursor.fetchall()
 
 
 def _columns(model: type[models.Model], names: Sequence[str]) -> list[models.Field]:
@@ -130,24 +122,3 @@ def update_rows(model: type[models.Model], *, key: str, fields: Sequence[str], r
             params,
         )
         return cursor.rowcount
-
-
-@contextmanager
-def read_only_transaction() -> Iterator[None]:
-    """A transaction in which the database itself refuses every write; always rolled back.
-
-    READ ONLY, and REPEATABLE READ (one consistent snapshot) when it is the outermost
-    transaction.
-    """
-    nested = connection.in_atomic_block
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            if nested:  # the isolation level can only be set before the first query
-                cursor.execute("SET TRANSACTION READ ONLY")
-            else:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try:
-            yield
-        finally:
-            # Rolling back also undoes SET TRANSACTION inside a savepoint.
-            transaction.set_rollback(True)

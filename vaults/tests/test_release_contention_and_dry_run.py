@@ -1,5 +1,5 @@
-"""Cases found in review: nothing left behind under contention, runbook skips, and a dry
-run that reports exactly what the real run then does."""
+"""A lot another transaction holds is waited for, not left behind; a lot with nothing left
+to release is skipped, not an error; a dry run reports exactly what the real run then does."""
 
 import threading
 import time
@@ -12,8 +12,8 @@ from ledger.tests.factories import UserFactory
 from vaults.models import LotStatus, VestingLot
 from vaults.services.release import release_idempotency_key, release_matured_lots, utc_today
 from vaults.tests.factories import DepositFactory
-from vaults.tests.helpers import other_session
-from vaults.tests.test_release_errors import unlock
+from vaults.tests.support.database import other_session
+from vaults.tests.support.ledger import unlock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
