@@ -119,44 +119,62 @@ def copy_database(source: str, target: str) -> None:
     sql(f'CREATE DATABASE "{target}" TEMPLATE "{source}" STRATEGY file_copy', "postgres")
 
 
+def seed_released_history(history: int, lots_per_user: int) -> dict:
+    """`history` lots maturing on days D-10 .. D-1, released by a real run (measured too)."""
+    from django.conf import settings
+    from django.db import connection
+
+    from vaults.services.release import utc_today
+    from vaults.services.seed import seed_avenir
+
+    today, main_db = utc_today(), connection.settings_dict["NAME"]
+    t = time.perf_counter()
+    seed_avenir(
+        users=max(1, history // lots_per_user),
+        lots_per_user=lots_per_user,
+        deposit_day=today - timedelta(days=settings.AVENIR_VESTING_DAYS + 10),
+        spread_days=10,
+        prefix="history",
+        method="bulk",
+    )
+    print(json.dumps({"phase": "seed-history", "lots": history, "seconds": round(time.perf_counter() - t, 1)}))
+    sql("VACUUM ANALYZE", main_db)
+    return run_phase("real-history", today - timedelta(days=1), database=main_db, workers=2)
+
+
+def seed_maturing_today(lots: int, lots_per_user: int, *, prefix: str) -> None:
+    """`lots` locked lots maturing today (bulk seed)."""
+    from django.conf import settings
+
+    from vaults.services.release import utc_today
+    from vaults.services.seed import seed_avenir
+
+    t = time.perf_counter()
+    seed_avenir(
+        users=max(1, lots // lots_per_user),
+        lots_per_user=lots_per_user,
+        deposit_day=utc_today() - timedelta(days=settings.AVENIR_VESTING_DAYS),
+        prefix=prefix,
+        method="bulk",
+    )
+    print(json.dumps({"phase": f"seed-{prefix}", "lots": lots, "seconds": round(time.perf_counter() - t, 1)}))
+
+
 def main(lots: int, history: int, lots_per_user: int) -> None:
     setup_django()
-    from django.conf import settings
     from django.db import connection
 
     from vaults.models import VestingLot
     from vaults.services.release import utc_today
-    from vaults.services.seed import seed_avenir
 
     main_db = connection.settings_dict["NAME"]
-    vesting = settings.AVENIR_VESTING_DAYS
     today = utc_today()
     if VestingLot.objects.exists():
         sys.exit("the benchmark needs an empty database (scripts/bench.sh starts one)")
     results = []
     if history:
-        t = time.perf_counter()
-        seed_avenir(
-            users=max(1, history // lots_per_user),
-            lots_per_user=lots_per_user,
-            deposit_day=today - timedelta(days=vesting + 10),
-            spread_days=10,
-            prefix="history",
-            method="bulk",
-        )
-        print(json.dumps({"phase": "seed-history", "lots": history, "seconds": round(time.perf_counter() - t, 1)}))
-        sql("VACUUM ANALYZE", main_db)
-        # The history is released by a real run (days D-10 .. D-1): a measured real run too.
-        results.append(run_phase("real-history", today - timedelta(days=1), database=main_db, workers=2))
-    t = time.perf_counter()
-    seed_avenir(
-        users=max(1, lots // lots_per_user),
-        lots_per_user=lots_per_user,
-        deposit_day=today - timedelta(days=vesting),
-        prefix="today",
-        method="bulk",
-    )
-    print(json.dumps({"phase": "seed-today", "lots": lots, "seconds": round(time.perf_counter() - t, 1)}))
+        results.append(seed_released_history(history, lots_per_user))
+    seed_maturing_today(lots, lots_per_user, prefix="today")
     sql("VACUUM ANALYZE", main_db)
     results.append(run_phase("dry", today, database=main_db, workers=1))
     copies = {(kind, workers): f"{main_db}_{kind}_{workers}" for kind in ("real", "reference") for workers in (1, 2)}

@@ -17,45 +17,17 @@ import argparse
 import json
 import os
 import time
-from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
 
 def seed(history: int, pending: int, lots_per_user: int) -> None:
-    from django.conf import settings
-    from django.db import connection
+    from benchmarks.release_benchmark import seed_maturing_today, seed_released_history
 
-    from benchmarks.release_benchmark import run_phase, sql
-    from vaults.services.release import utc_today
-    from vaults.services.seed import seed_avenir
-
-    today = utc_today()
-    vesting = settings.AVENIR_VESTING_DAYS
-    main_db = connection.settings_dict["NAME"]
     if history:
-        t = time.perf_counter()
-        seed_avenir(
-            users=max(1, history // lots_per_user),
-            lots_per_user=lots_per_user,
-            deposit_day=today - timedelta(days=vesting + 10),
-            spread_days=10,
-            prefix="history",
-            method="bulk",
-        )
-        print(json.dumps({"phase": "seed-history", "lots": history, "seconds": round(time.perf_counter() - t, 1)}))
-        sql("VACUUM ANALYZE", main_db)
-        run_phase("real-history", today - timedelta(days=1), database=main_db, workers=2)
+        seed_released_history(history, lots_per_user)
     if pending:
-        t = time.perf_counter()
-        seed_avenir(
-            users=max(1, pending // lots_per_user),
-            lots_per_user=lots_per_user,
-            deposit_day=today - timedelta(days=vesting),
-            prefix="pending",
-            method="bulk",
-        )
-        print(json.dumps({"phase": "seed-pending", "lots": pending, "seconds": round(time.perf_counter() - t, 1)}))
+        seed_maturing_today(pending, lots_per_user, prefix="pending")
 
 
 def sizes() -> dict[str, int]:
