@@ -9,9 +9,7 @@ from django.utils.html import format_html
 
 from common.parsing import parse_ids
 from ledger.currencies import MINOR_UNITS
-from ledger.models import WalletLock
-from vaults.models import VestingLot
-from vaults.selectors.lock_audit import audit_avenir_locks
+from vaults.selectors.lock_audit import audit_avenir_locks, repair_preview
 from vaults.services.repair import close_locks_of_released_lots
 
 REPAIR_PERMISSION = "vaults.repair_wallet_lock"
@@ -77,17 +75,12 @@ class LockAuditMixin:
         if request.POST.get("post") == "yes":
             self._repair(request, lock_ids)
             return HttpResponseRedirect(audit_url)
-        locks = WalletLock.objects.filter(pk__in=lock_ids).select_related("user").order_by("pk")
-        lots = {
-            lot.source_operation_id: lot
-            for lot in VestingLot.objects.filter(source_operation_id__in=[lock.operation_id for lock in locks])
-        }
         context = {
             **self.admin_site.each_context(request),
             "title": "Close the ACTIVE locks of released lots?",
             "subtitle": None,
             "opts": self.model._meta,
-            "rows": [{"lock": lock, "lot": lots.get(lock.operation_id)} for lock in locks],
+            "rows": repair_preview(lock_ids=lock_ids),
             "lock_ids": lock_ids,
             "media": self.media,
         }

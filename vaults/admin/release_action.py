@@ -23,8 +23,7 @@ from common.parsing import parse_ids
 from ledger.currencies import display_amount
 from vaults.exceptions import USAGE_ERRORS
 from vaults.models import LotStatus, ReleaseTrigger, VestingLot
-from vaults.selectors import NOT_MATURED, LotReadiness, get_vault, lots_release_readiness
-from vaults.services.lock_matching import LotKey, match_locks
+from vaults.selectors import NOT_MATURED, LotReadiness, lots_release_readiness
 from vaults.services.release import ReleaseSummary, release_matured_lots, utc_today
 from vaults.tasks import release_selected_avenir_lots
 
@@ -222,15 +221,8 @@ class ReleaseActionMixin:
             .select_related("user")
             .order_by("release_day", "pk")[:CONFIRMATION_ROWS]
         )
-        releasing = [lot for lot in lots if lot.status == LotStatus.VESTED and lot.pk not in refused]
-        # Which lock each lot would close: the same lookup as the release (read only, no row lock).
-        matches = match_locks(
-            vault=get_vault(currency=currency),
-            lots=[
-                LotKey(lot.pk, lot.user_id, lot.amount, lot.deposit_day, lot.source_operation_id) for lot in releasing
-            ],
-            for_update=False,
-        )
+        # Which lock each lot would close: the dry run's own plan (the release's lock lookup).
+        planned = {p.lot_id: p for p in summary.planned}
         rows = []
         for lot in lots:
             if lot.status == LotStatus.RELEASED:
@@ -241,13 +233,13 @@ class ReleaseActionMixin:
                 outcome = f"error: {errors[lot.pk]}"
             else:
                 outcome = "will be released"
-            match = matches.get(lot.pk)
-            if outcome != "will be released":
+            plan = planned.get(lot.pk)
+            if outcome != "will be released" or plan is None:
                 lock = ""
-            elif match is None:
+            elif plan.lock_id is None:
                 lock = "missing (released anyway; the ledger prevails)"
             else:
-                lock = f"#{match.lock.pk} closes" + (" (fallback match)" if match.via == "fallback" else "")
+                lock = f"#{plan.lock_id} closes" + (" (fallback match)" if plan.via == "fallback" else "")
             rows.append(
                 {
                     "lot": lot,

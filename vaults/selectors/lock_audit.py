@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from common.db import fetch_rows, read_only_transaction
 from ledger.currencies import check_currency, format_amount
-from ledger.models import LockReason, LockReferenceType, LockStatus
-from vaults.models import AVENIR_CODE, LotStatus
+from ledger.models import LockReason, LockReferenceType, LockStatus, WalletLock
+from vaults.models import AVENIR_CODE, LotStatus, VestingLot
 from vaults.services.lock_matching import FALLBACK_AMOUNT_TOLERANCE
 
 # Kinds of findings, in the order the page and the command show them.
@@ -234,3 +234,21 @@ def _finding(kind, cur, user_id, lot_id, lock_id, amount, locked, locks, lots, c
         detail=detail,
     )
     return finding, total
+
+
+@dataclass(frozen=True)
+class RepairPreview:
+    """A lock an operator asked to close, with the lot it belongs to (None: no lot has it)."""
+
+    lock: WalletLock
+    lot: VestingLot | None
+
+
+def repair_preview(*, lock_ids: list[int]) -> list[RepairPreview]:
+    """What the repair confirmation page shows; the repair service re-checks each lock."""
+    locks = list(WalletLock.objects.filter(pk__in=lock_ids).select_related("user").order_by("pk"))
+    lots = {
+        lot.source_operation_id: lot
+        for lot in VestingLot.objects.filter(source_operation_id__in=[lock.operation_id for lock in locks])
+    }
+    return [RepairPreview(lock=lock, lot=lots.get(lock.operation_id)) for lock in locks]

@@ -125,3 +125,24 @@ def test_a_split_remainder_is_not_a_stale_lock_for_the_audit_or_the_repair(aveni
     result = close_locks_of_released_lots(lock_ids=[remainder.pk], actor="test")
     assert [(r.lock_id, r.reason) for r in result.refused] == [(remainder.pk, "SPLIT_REMAINDER")]
     assert WalletLock.objects.get(pk=remainder.pk).status == LockStatus.ACTIVE
+
+
+def test_a_dry_run_lists_the_lock_each_lot_would_close(avenir, today):
+    """The admin's confirmation page shows this plan instead of looking the locks up again."""
+    direct, legacy, lost = (DepositFactory(release_day=today) for _ in range(3))
+    WalletLock.objects.filter(pk=legacy.lock_id).update(operation=None)  # found by the fallback
+    WalletLock.objects.filter(pk=lost.lock_id).update(status=LockStatus.RELEASED, released_at="2025-01-27T00:00Z")
+    released_already = DepositFactory(release_day=today)
+    release_matured_lots(currency="AED", lot_ids=[released_already.lot_id])
+    selection = [direct.lot_id, legacy.lot_id, lost.lot_id, released_already.lot_id]
+
+    summary = release_matured_lots(currency="AED", lot_ids=selection, dry_run=True)
+
+    assert {(p.lot_id, p.lock_id, p.via) for p in summary.planned} == {
+        (direct.lot_id, direct.lock_id, "direct"),
+        (legacy.lot_id, legacy.lock_id, "fallback"),
+        (lost.lot_id, None, "missing"),
+    }
+    assert "planned" not in summary.to_runbook_json()["summary"]  # the runbook's JSON is unchanged
+    real = release_matured_lots(currency="AED", lot_ids=selection)
+    assert real.planned == () and real.locks_matched_by_fallback == 1 and real.locks_missing_count == 1

@@ -16,11 +16,12 @@ interruption), clock (the database's date), results (summary, JSON).
 
 from vaults.services.release.clock import utc_today
 from vaults.services.release.entry import new_trace_id, release_idempotency_key, release_matured_lots
-from vaults.services.release.results import JOB, LotError, RefusedLot, ReleaseSummary
+from vaults.services.release.results import JOB, LotError, PlannedLot, RefusedLot, ReleaseSummary
 
 __all__ = [
     "JOB",
     "LotError",
+    "PlannedLot",
     "RefusedLot",
     "ReleaseSummary",
     "new_trace_id",

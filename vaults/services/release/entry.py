@@ -167,4 +167,5 @@ def _summarize(ctx: RunContext, selection: Selection, tally: Tally) -> ReleaseSu
         locks_split_count=tally.locks_split_count,
         refused=tuple(selection.refused),
         run_id=ctx.run_id,
+        planned=tuple(tally.planned),
     )

@@ -9,6 +9,7 @@ from ledger.currencies import format_amount
 
 JOB = "avenir_vesting_release"
 MAX_ERRORS_LISTED = 1000  # errors_count stays exact; the list is capped to keep memory flat
+MAX_PLANNED_LISTED = 1000  # lots a dry run lists with the lock each would close
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,15 @@ class LotError:
 class RefusedLot:
     lot_id: int
     reason: str  # NOT_MATURED or NOT_FOUND
+
+
+@dataclass(frozen=True)
+class PlannedLot:
+    """A lot a dry run would release, and the wallet lock that release would close."""
+
+    lot_id: int
+    lock_id: int | None  # None: no lock found; the lot is released anyway (the ledger prevails)
+    via: str  # "direct", "fallback" or "missing"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class ReleaseSummary:
     run_id: int | None = None
     # Another real run for the same (as_of, currency) was in progress: nothing was done.
     already_running: bool = False
+    # Dry runs only, not in the runbook JSON: the first MAX_PLANNED_LISTED lots it would release.
+    planned: tuple[PlannedLot, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -94,6 +106,7 @@ class Tally:
     # counting against their owner's locked balance (see planning.sql).
     failed_lot_ids: set[int] = field(default_factory=set)
     insufficient_lot_ids: set[int] = field(default_factory=set)
+    planned: list[PlannedLot] = field(default_factory=list)
 
     def add_error(self, error: LotError, *, counted: bool = False) -> None:
         """`counted`: errors_count already includes it (it came in a chunk's count)."""

@@ -19,7 +19,7 @@ from django.db import DataError, IntegrityError, InternalError, OperationalError
 from common.db import fetch_rows
 from vaults.services.lock_matching import LockClosure, LotKey, MatchedLock, close_locks, match_fallback_locks
 from vaults.services.release.context import RunContext
-from vaults.services.release.results import LotError, Tally
+from vaults.services.release.results import LotError, PlannedLot, Tally
 from vaults.services.release.runs import renew_lease
 from vaults.services.release.selection import KeyRange, RangeDispatcher
 from vaults.services.release.statements import base_params, chunk_sql, claim_sql, dry_run_sql
@@ -183,8 +183,17 @@ def plan_dry_run(ctx: RunContext) -> tuple[Tally, int]:
         cursor.execute(dry_run_sql(ctx), params)
         row = _ChunkRow(*cursor.fetchone())
     tally = row.tally()
-    if row.unlinked or row.splits:
-        _close_remaining_locks(ctx, row, tally)
+    direct = [PlannedLot(p["lot_id"], p["lock_id"], "direct") for p in row.planned or () if p["lock_id"] is not None]
+    matches = _close_remaining_locks(ctx, row, tally) if row.unlinked or row.splits else {}
+    unlinked = {lot["lot_id"] for lot in row.unlinked or ()}
+    others = [
+        PlannedLot(p["lot_id"], matches[p["lot_id"]].lock.pk, "fallback")
+        if p["lot_id"] in matches
+        else PlannedLot(p["lot_id"], None, "missing")
+        for p in row.planned or ()
+        if p["lot_id"] in unlinked
+    ]
+    tally.planned = direct + others
     return tally, row.selected
 
 
@@ -200,6 +209,7 @@ class _ChunkRow:
     errors: list[dict] | None
     unlinked: list[dict] | None
     splits: list[dict] | None
+    planned: list[dict] | None
 
     def tally(self) -> Tally:
         tally = Tally(
@@ -215,9 +225,9 @@ class _ChunkRow:
         return tally
 
 
-def _close_remaining_locks(ctx: RunContext, row: _ChunkRow, tally: Tally) -> None:
+def _close_remaining_locks(ctx: RunContext, row: _ChunkRow, tally: Tally) -> dict:
     """The rare path: locks found by the audit's fallback, and locks larger than the
-    release (split). A dry run only counts them."""
+    release (split). A dry run only counts them. Returns the fallback matches by lot id."""
     write = not ctx.dry_run
     splits = row.splits or []
     taken = {split["lock_id"] for split in splits}  # still ACTIVE until split below
@@ -273,6 +283,7 @@ def _close_remaining_locks(ctx: RunContext, row: _ChunkRow, tally: Tally) -> Non
         )
     if write and closures:
         close_locks(closures=closures, at=fetch_rows("SELECT now()")[0][0])
+    return matches
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

@@ -1,5 +1,6 @@
--- One row per statement: the counts Python adds up, the failed lots (capped), and the
--- rare lots that need the slow path (no direct lock: fallback; a larger lock: split).
+-- One row per statement: the counts Python adds up, the failed lots (capped), the
+-- rare lots that need the slow path (no direct lock: fallback; a larger lock: split),
+-- and for a dry run the lots it would release with their direct lock (capped).
 -- Amounts travel as text inside JSON, never as JSON numbers (floats).
 SELECT
     (SELECT count(*) FROM plan) AS selected,
@@ -30,4 +31,5 @@ SELECT
                 'lot_id', r.lot_id, 'lock_id', r.lock_id, 'lock_amount', r.lock_amount::text,
                 'remaining', r.remaining::text, 'operation_id', r.operation_id
             ) ORDER BY r.lock_id)
-       FROM released r WHERE r.lock_amount > r.remaining) AS splits
+       FROM released r WHERE r.lock_amount > r.remaining) AS splits,
+    {planned}
