@@ -17,7 +17,9 @@ OUR_PACKAGES = frozenset({"common", "ledger", "vaults", "customer_api", "vanceli
 def imports_of(package: str, *, skip: tuple[str, ...] = ()) -> set[tuple[str, str]]:
     """(file, our package) for every import of another of our packages under `package`."""
     found = set()
-    for path in (ROOT / package).rglob("*.py"):
+    paths = list((ROOT / package).rglob("*.py"))
+    assert len(paths) > 3, f"no sources found under {package}/: the check would pass without reading anything"
+    for path in paths:
         relative = path.relative_to(ROOT)
         if any(part in skip for part in relative.parts):
             continue

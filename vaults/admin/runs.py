@@ -44,10 +44,6 @@ AMOUNT_COLUMN = money("executed_amount", description="amount")
 EXECUTED_AMOUNT = money("executed_amount", description="executed amount")
 
 
-def has_field(model, name: str) -> bool:
-    return any(field.name == name for field in model._meta.concrete_fields)
-
-
 def status_badge(run: ReleaseRun, *, short: bool = False) -> str:
     """The status as a coloured label; its title explains it (and gives the error, if any)."""
     value = run.status or ""
@@ -159,9 +155,6 @@ class ReleaseRunAdmin(ReadOnlyAdmin):
     # --- the run page ------------------------------------------------------------
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
-        def present(*names: str) -> list[str]:
-            return [name for name in names if has_field(ReleaseRun, name)]
-
         return [
             (
                 None,
@@ -169,12 +162,12 @@ class ReleaseRunAdmin(ReadOnlyAdmin):
                     "fields": [
                         "trace_id",
                         "status_detail",
-                        *present("exit_code"),
+                        "exit_code",
                         "as_of",
                         "currency",
                         "trigger",
                         "actor",
-                        *present("task_id"),
+                        "task_id",
                     ]
                 },
             ),
@@ -182,15 +175,15 @@ class ReleaseRunAdmin(ReadOnlyAdmin):
                 "Counts",
                 {
                     "fields": [
-                        *present("selected_lots_count"),
+                        "selected_lots_count",
                         "operations_link",
                         EXECUTED_AMOUNT,
                         "errors_count",
-                        *present("locks_closed_count"),
+                        "locks_closed_count",
                     ]
                 },
             ),
-            ("Times (UTC)", {"fields": ["started_at", "finished_at", *present("heartbeat_at"), "duration_detail"]}),
+            ("Times (UTC)", {"fields": ["started_at", "finished_at", "heartbeat_at", "duration_detail"]}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list:

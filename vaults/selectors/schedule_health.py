@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from kombu.utils.json import loads
 
 from ledger.currencies import format_amount
@@ -244,7 +244,7 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
         alerts.append(
             Alert(
                 "STUCK_RUNS",
-                f"{len(stuck_runs)} run(s) RUNNING with no heartbeat for more than {lease}: the worker died; "
+                f"{stuck.count()} run(s) RUNNING with no heartbeat for more than {lease}: the worker died; "
                 "the next run takes over",
             )
         )
@@ -285,7 +285,7 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
 def _overdue(currency: str, today: date) -> Overdue:
     """Through the pending-lots index: its cost follows the backlog, not the history."""
     row = VestingLot.objects.filter(currency=currency, status=LotStatus.VESTED, release_day__lt=today).aggregate(
-        count=Count("id"), amount=Sum("amount"), oldest=Min("release_day")
+        count=Count("id"), amount=Sum(F("amount") - F("released_amount")), oldest=Min("release_day")
     )
     return Overdue(count=row["count"], amount=row["amount"] or Decimal(0), oldest_release_day=row["oldest"])
 

@@ -82,7 +82,8 @@ def test_a_run_with_lot_errors_still_covers_the_day_and_overdue_lots_alert_separ
     yesterday = utc_today() - timedelta(days=1)
     bad = DepositFactory(release_day=yesterday - timedelta(days=2))
     DepositFactory(release_day=yesterday)
-    VestingLot.objects.filter(pk=bad.lot_id).update(amount=Decimal("20000.00"))  # more than its locked balance
+    # More than its locked balance left to release (20,000.00 of which 5,000.00 already released).
+    VestingLot.objects.filter(pk=bad.lot_id).update(amount=Decimal("25000.00"), released_amount=Decimal("5000.00"))
 
     first = release_matured_lots(as_of=yesterday, trigger=ReleaseTrigger.SCHEDULE)
     second = release_matured_lots(trigger=ReleaseTrigger.SCHEDULE)
@@ -90,7 +91,7 @@ def test_a_run_with_lot_errors_still_covers_the_day_and_overdue_lots_alert_separ
 
     health = schedule_health()
     assert health.covered and codes(health) == ["OVERDUE_LOTS"]
-    assert health.overdue.count == 1 and health.overdue.amount == Decimal("20000.00")
+    assert health.overdue.count == 1 and health.overdue.amount == Decimal("20000.00")  # what is left, as the forecast
     assert health.overdue.oldest_release_day == yesterday - timedelta(days=2)
     assert [w.code for w in health.warnings] == ["REPEATED_LOT_FAILURES"]
     [repeated] = health.repeated_failures

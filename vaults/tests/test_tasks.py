@@ -12,7 +12,7 @@ from vancelian.celery import app as celery_app
 from vaults.exceptions import FutureAsOf, InvalidRelease
 from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import utc_today
-from vaults.tasks import release_avenir_vesting
+from vaults.tasks import release_avenir_vesting, release_selected_avenir_lots
 from vaults.tests.factories import DepositFactory
 from vaults.tests.support.concurrency import in_thread, wait_for
 from vaults.tests.support.database import assert_invariants
@@ -186,3 +186,25 @@ def test_the_task_verifies_the_ledger_after_a_release_and_logs_a_violation(aveni
         r for r in caplog.records if isinstance(r.msg, dict) and r.msg["event"].startswith("LEDGER INVARIANT")
     ]
     assert violated.levelname == "ERROR" and violated.msg["violations"] >= 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"currency": "AED", "lot_ids": "1,2", "actor": "ops"}, "lot_ids must be a non-empty list"),
+        ({"currency": "AED", "lot_ids": [], "actor": "ops"}, "lot_ids must be a non-empty list"),
+        ({"currency": "AED", "lot_ids": [True], "actor": "ops"}, "lot_ids must be a non-empty list"),
+        ({"currency": "AED", "lot_ids": "DEPOSIT", "actor": ""}, "actor must name who asked"),
+        ({"currency": None, "lot_ids": "DEPOSIT", "actor": "ops"}, "currency must be a string"),
+    ],
+)
+def test_the_selection_task_refuses_bad_kwargs_and_changes_nothing(avenir, caplog, kwargs, message):
+    deposit = DepositFactory(release_day=utc_today())
+    if kwargs["lot_ids"] == "DEPOSIT":  # a real, releasable lot: only the other argument is wrong
+        kwargs["lot_ids"] = [deposit.lot_id]
+    result = release_selected_avenir_lots.apply(kwargs=kwargs)
+    assert result.failed() and isinstance(result.result, InvalidRelease) and message in str(result.result)
+    assert events(caplog, "release task refused")
+    assert not ReleaseRun.objects.exists()
+    assert not VestingLot.objects.filter(status=LotStatus.RELEASED).exists()
