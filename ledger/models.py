@@ -113,8 +113,10 @@ class Operation(models.Model):
 class LedgerEntry(models.Model):
     """One leg of an operation: a signed amount on one account."""
 
-    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Checked once per INSERT statement by a trigger (ledger 0007), not by a per-row foreign key:
+    # operations and accounts can never be deleted or re-keyed, so the guarantee is the same.
+    operation = models.ForeignKey(Operation, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
     # Denormalised from the account so the balance trigger needs no join.
     currency = models.CharField(max_length=3)
     amount = amount_field()
@@ -162,8 +164,15 @@ class WalletLock(models.Model):
     created_at = models.DateTimeField()
     released_at = models.DateTimeField(null=True, blank=True)
     # Not indexed: nothing looks locks up by these, and every index costs each release.
+    # Checked once per statement by a trigger (ledger 0007), like the entries' references.
     release_operation = models.ForeignKey(
-        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="released_locks", db_index=False
+        Operation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="released_locks",
+        db_index=False,
+        db_constraint=False,
     )
     # Set on the remainder lock created when a larger lock is partly released.
     split_from = models.ForeignKey(

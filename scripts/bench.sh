@@ -3,6 +3,10 @@
 # Usage: scripts/bench.sh [--lots 200000] [--history 1000000] [--lots-per-user 10]
 #        scripts/bench.sh audit [--lots 100000]       (the lock audit)
 #        scripts/bench.sh verify [--history 1000000] [--pending 200000]   (verify_ledger)
+#        scripts/bench.sh customers [--lots 200000] [--customers 2000000]
+#                                  (the same release beside millions of other customers)
+#        scripts/bench.sh --compare REV [--lots 200000] [--history 0] [--rounds 3]
+#                                  (this checkout's release beside REV's, on the same data)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -19,6 +23,11 @@ if [ "${1:-}" = "audit" ]; then
 elif [ "${1:-}" = "verify" ]; then
   shift
   python -m benchmarks.verify_benchmark "$@"
+elif [ "${1:-}" = "customers" ]; then
+  shift
+  python -m benchmarks.user_base_benchmark "$@"
+elif [ "${1:-}" = "--compare" ]; then
+  python -m benchmarks.compare "$@"
 else
   python -m benchmarks.release_benchmark "$@"
 fi

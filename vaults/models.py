@@ -46,12 +46,14 @@ class VestingLot(models.Model):
     release_day = models.DateField()
     status = models.CharField(max_length=16, choices=LotStatus.choices, default=LotStatus.VESTED)
     source_operation = models.OneToOneField(Operation, on_delete=models.PROTECT, related_name="vesting_lot")
+    # Checked once per statement by a trigger (vaults 0007), not by a per-row foreign key.
     last_release_operation = models.ForeignKey(
         Operation,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="released_lots",
+        db_constraint=False,
     )
     last_released_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()

@@ -108,13 +108,13 @@ def test_an_unbalanced_operation_is_named(avenir):
     # The statement trigger refuses an unbalanced INSERT: disabled for this one row (the test's
     # transaction is rolled back, trigger state included).
     sql("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses to run with deferred checks pending
-    sql("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_balanced_per_statement")
+    sql("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_checked_per_statement")
     sql(
         "INSERT INTO ledger_entries (operation_id, account_id, currency, amount) VALUES (%s, %s, 'AED', 5)",
         [deposit.operation_id, available.pk],
     )
     sql("UPDATE ledger_accounts SET balance = balance + 5 WHERE id = %s", [available.pk])  # the balance follows
-    sql("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_balanced_per_statement")
+    sql("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_checked_per_statement")
 
     result = verify_ledger()
 

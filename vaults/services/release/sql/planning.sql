@@ -1,6 +1,6 @@
 -- The plan of each selected lot. A real chunk and a dry run share it, so a dry run
 -- reports what a real run does. It reads the CTE claimed (the lots) that the
--- statement defines before it, and the wallets and locks through their indexes.
+-- statement defines before it.
 --
 -- A lot is released when no release operation exists for it, its owner has both
 -- wallets, and the locked balance covers it together with the owner's earlier
@@ -13,21 +13,37 @@ carry AS (
      WHERE l.id = ANY(%(carry_lot_ids)s::bigint[]) AND l.status = 'VESTED'
      GROUP BY l.user_id
 ),
+-- Each table is read by index lookups of exactly the chunk's keys (= ANY of an array), so
+-- the plan stays the same however many other customers, operations and locks exist, and
+-- each lookup runs once per lot.
+wallets AS MATERIALIZED (
+    SELECT a.owner_id, a.kind, a.id, a.balance
+      FROM ledger_accounts a
+     WHERE a.owner_id = ANY(ARRAY(SELECT DISTINCT c.user_id FROM claimed c))
+       AND a.currency = %(currency)s AND a.kind IN ('WALLET_AVAILABLE', 'WALLET_LOCKED')
+),
+direct_locks AS MATERIALIZED (
+    SELECT w.operation_id, w.id, w.amount
+      FROM wallet_locks w
+     WHERE w.operation_id = ANY(ARRAY(SELECT c.source_operation_id FROM claimed c)) AND w.status = 'ACTIVE'
+),
+released_keys AS MATERIALIZED (
+    SELECT o.idempotency_key
+      FROM operations o
+     WHERE o.idempotency_key = ANY(ARRAY(SELECT 'avenir-vesting-release:' || c.id FROM claimed c))
+),
 candidates AS (
     SELECT c.id AS lot_id, c.user_id, c.amount, c.amount - c.released_amount AS remaining,
            c.deposit_day, c.release_day, c.source_operation_id,
            av.id AS available_id, lk.id AS locked_id, lk.balance AS locked_balance,
-           EXISTS (
-               SELECT 1 FROM operations o WHERE o.idempotency_key = 'avenir-vesting-release:' || c.id
-           ) AS already_released,
+           rk.idempotency_key IS NOT NULL AS already_released,
            dl.id AS lock_id, dl.amount AS lock_amount,
            COALESCE(cr.amount, 0) AS carried
       FROM claimed c
-      LEFT JOIN ledger_accounts av
-        ON av.owner_id = c.user_id AND av.currency = %(currency)s AND av.kind = 'WALLET_AVAILABLE'
-      LEFT JOIN ledger_accounts lk
-        ON lk.owner_id = c.user_id AND lk.currency = %(currency)s AND lk.kind = 'WALLET_LOCKED'
-      LEFT JOIN wallet_locks dl ON dl.operation_id = c.source_operation_id AND dl.status = 'ACTIVE'
+      LEFT JOIN wallets av ON av.owner_id = c.user_id AND av.kind = 'WALLET_AVAILABLE'
+      LEFT JOIN wallets lk ON lk.owner_id = c.user_id AND lk.kind = 'WALLET_LOCKED'
+      LEFT JOIN direct_locks dl ON dl.operation_id = c.source_operation_id
+      LEFT JOIN released_keys rk ON rk.idempotency_key = 'avenir-vesting-release:' || c.id
       LEFT JOIN carry cr ON cr.user_id = c.user_id
 ),
 covered AS (
