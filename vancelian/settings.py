@@ -105,6 +105,10 @@ else:
 
     DATABASES = {"default": django_database(default_data_dir())}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# Every wait is bounded, opening a connection included (a server that is down or unreachable).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=10)
+)
 # none (direct), session or transaction: PgBouncer in transaction pooling mode keeps no
 # prepared statements or server-side cursors (see docs/operators.md, "PgBouncer").
 configure_for_pooler(DATABASES["default"], database_pooler(env.str("DATABASE_POOLER", default="")))
@@ -156,10 +160,15 @@ AVENIR_RELEASE_MAX_WORKERS = env.int("AVENIR_RELEASE_MAX_WORKERS", default=8)
 # Every wait of a chunk is bounded: a row lock held by another session, one statement.
 AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS = env.float("AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS", default=10.0)
 AVENIR_RELEASE_STATEMENT_TIMEOUT_SECONDS = env.float("AVENIR_RELEASE_STATEMENT_TIMEOUT_SECONDS", default=120.0)
-# The run lease (the RUNNING run row): renewed by every chunk and at least this often...
+# The run lease (the RUNNING run row): renewed by every chunk and, by a thread of its own,
+# at least this often...
 AVENIR_RELEASE_HEARTBEAT_SECONDS = env.float("AVENIR_RELEASE_HEARTBEAT_SECONDS", default=15.0)
 # ...and taken over by the next run when its heartbeat is older than this.
-AVENIR_RELEASE_LEASE_SECONDS = env.float("AVENIR_RELEASE_LEASE_SECONDS", default=600.0)
+AVENIR_RELEASE_LEASE_SECONDS = env.float("AVENIR_RELEASE_LEASE_SECONDS", default=60.0)
+# The server ends a run's transaction that sits idle this long (a frozen process), freeing its locks.
+AVENIR_RELEASE_IDLE_IN_TRANSACTION_SECONDS = env.float("AVENIR_RELEASE_IDLE_IN_TRANSACTION_SECONDS", default=20.0)
+# How long a run keeps reconnecting after it lost its connection (a restart, a failover).
+AVENIR_RELEASE_RECONNECT_SECONDS = env.float("AVENIR_RELEASE_RECONNECT_SECONDS", default=300.0)
 check_release_limits(
     chunk_size=AVENIR_RELEASE_CHUNK_SIZE,
     max_chunk_size=AVENIR_RELEASE_MAX_CHUNK_SIZE,
@@ -169,6 +178,8 @@ check_release_limits(
     statement_timeout=AVENIR_RELEASE_STATEMENT_TIMEOUT_SECONDS,
     heartbeat=AVENIR_RELEASE_HEARTBEAT_SECONDS,
     lease=AVENIR_RELEASE_LEASE_SECONDS,
+    idle_in_transaction=AVENIR_RELEASE_IDLE_IN_TRANSACTION_SECONDS,
+    reconnect=AVENIR_RELEASE_RECONNECT_SECONDS,
 )
 # An admin selection of more lots than this is released by the Celery worker, not in the request.
 AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS = env.int("AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS", default=1000)

@@ -27,6 +27,13 @@ class DepositConflict(VaultError):
     code = "DEPOSIT_CONFLICT"
 
 
+class LeaseLost(VaultError):
+    """Another run took this run's lease over (its heartbeat was too old, or an operator
+    took it over): this run stops writing. What it committed stays released and counted."""
+
+    code = "LEASE_LOST"
+
+
 # Errors a caller treats as bad input (exit code 2 / HTTP 400).
 USAGE_ERRORS: tuple[type[Exception], ...] = (
     VaultNotFound,

@@ -101,6 +101,9 @@ class VestingLot(models.Model):
 
 class ReleaseTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
+    # The watchdog: a day whose scheduled run did not finish the work (the worker died, the
+    # run gave up) is finished by a run of its own. A check with nothing to do records no run.
+    CATCH_UP = "catch_up", "Catch-up"
     CLI = "cli", "Command line"
     ADMIN = "admin", "Admin"
 
@@ -113,6 +116,10 @@ class RunStatus(models.TextChoices):
     # Its process died (SIGKILL, OOM, a lost worker): a later run found its lease expired
     # and took over. The counts are exact up to its last committed chunk.
     ABANDONED = "ABANDONED", "Abandoned"
+
+
+# A run that finished its walk: its errors, if any, are per lot.
+GOOD_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.COMPLETED_WITH_ERRORS)
 
 
 class ReleaseRun(models.Model):
@@ -130,6 +137,8 @@ class ReleaseRun(models.Model):
     actor = models.CharField(max_length=150)
     selected_lots_count = models.PositiveIntegerField(null=True, blank=True)
     task_id = models.CharField(max_length=64, blank=True)
+    # host:pid of the process that runs it: which process to look at, or stop, while it is RUNNING.
+    holder = models.CharField(max_length=255, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=32, choices=RunStatus.choices, default=RunStatus.RUNNING)

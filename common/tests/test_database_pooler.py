@@ -42,11 +42,14 @@ def database_settings(pooler: str | None) -> dict:
 
 @pytest.mark.parametrize("pooler", [None, "session"])
 def test_direct_or_session_pooling_changes_nothing(pooler):
-    assert database_settings(pooler) == {"options": {}, "no_server_side_cursors": False}
+    assert database_settings(pooler) == {"options": {"connect_timeout": 10}, "no_server_side_cursors": False}
 
 
 def test_transaction_pooling_turns_off_prepared_statements_and_server_side_cursors():
-    assert database_settings("transaction") == {"options": {"prepare_threshold": None}, "no_server_side_cursors": True}
+    assert database_settings("transaction") == {
+        "options": {"connect_timeout": 10, "prepare_threshold": None},
+        "no_server_side_cursors": True,
+    }
 
 
 def test_an_unknown_pooler_refuses_to_start_in_one_line_with_exit_2():

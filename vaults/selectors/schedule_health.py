@@ -1,7 +1,7 @@
 """Is anything late? The read-only health report behind `manage.py avenir_schedule_status`.
 
 Each signal is reported on its own, so one problem never hides another:
-- the schedule row: missing, disabled, unreadable kwargs;
+- the schedule row: missing, disabled, unreadable kwargs; the catch-up row: missing, disabled;
 - coverage: no finished full run (SUCCEEDED or COMPLETED_WITH_ERRORS) covers yesterday;
 - overdue lots: VESTED lots whose release_day is before today (money that is late);
 - runs ABANDONED since the last good run (a worker died mid-run);
@@ -19,11 +19,18 @@ from django.db.models import Count, F, Min, Q, Sum
 from kombu.utils.json import loads
 
 from ledger.currencies import format_amount
-from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
+from vaults.models import GOOD_RUN_STATUSES, LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release.clock import database_now
-from vaults.services.schedule import DEFAULT_CURRENCY, SCHEDULE_NAME, describe_schedule, find_schedule, next_run_at
+from vaults.services.schedule import (
+    CATCH_UP_NAME,
+    DEFAULT_CURRENCY,
+    SCHEDULE_NAME,
+    describe_schedule,
+    find_catch_up,
+    find_schedule,
+    next_run_at,
+)
 
-GOOD = (RunStatus.SUCCEEDED, RunStatus.COMPLETED_WITH_ERRORS)
 LISTED = 20  # runs and lots listed per signal; the counts stay exact
 
 
@@ -121,6 +128,7 @@ class ScheduleHealth:
     currency: str
     next_run_at: datetime | None  # None when missing or disabled
     last_dispatched_at: datetime | None  # beat's last dispatch, as beat last saved it
+    catch_up_enabled: bool  # the every-minute catch-up exists and is enabled
     last_good: RunInfo | None  # the last finished full run: SUCCEEDED or COMPLETED_WITH_ERRORS
     last_run: RunInfo | None
     required_day: date  # yesterday's UTC date: a good run must cover it
@@ -151,6 +159,7 @@ class ScheduleHealth:
             "currency": self.currency,
             "next_run_at": _iso(self.next_run_at),
             "last_dispatched_at": _iso(self.last_dispatched_at),
+            "catch_up_enabled": self.catch_up_enabled,
             "last_good_run": self.last_good.to_json() if self.last_good else None,
             "last_run": self.last_run.to_json() if self.last_run else None,
             "required_day": self.required_day.isoformat(),
@@ -197,10 +206,27 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
                 Alert("SCHEDULE_DISABLED", f"the periodic task {task.name!r} is disabled: no release will run")
             )
     currency = str(kwargs.get("currency", DEFAULT_CURRENCY)).upper() if isinstance(kwargs, dict) else DEFAULT_CURRENCY
+    catch_up = find_catch_up()
+    if catch_up is None:
+        alerts.append(
+            Alert(
+                "CATCH_UP_MISSING",
+                f"the periodic task {CATCH_UP_NAME!r} does not exist: a day whose run dies waits for a human; "
+                "run `manage.py setup_avenir_schedule`",
+            )
+        )
+    elif not catch_up.enabled:
+        alerts.append(
+            Alert(
+                "CATCH_UP_DISABLED",
+                f"the periodic task {catch_up.name!r} is disabled: a day whose run dies waits for a human",
+            )
+        )
 
     runs = ReleaseRun.objects.filter(currency=currency)
-    finished_full = runs.filter(selected_lots_count__isnull=True, status__in=GOOD).order_by("-started_at")
-    last_good = runs.filter(selected_lots_count__isnull=True, status__in=GOOD).order_by("-as_of", "-started_at").first()
+    good_full = runs.filter(selected_lots_count__isnull=True, status__in=GOOD_RUN_STATUSES)
+    finished_full = good_full.order_by("-started_at")
+    last_good = good_full.order_by("-as_of", "-started_at").first()
     covered = last_good is not None and last_good.as_of >= required_day
     if not covered:
         alerts.append(
@@ -269,6 +295,7 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
         currency=currency,
         next_run_at=next_run_at(task, now) if task is not None and task.enabled else None,
         last_dispatched_at=task.last_run_at if task else None,
+        catch_up_enabled=bool(catch_up and catch_up.enabled),
         last_good=RunInfo.of(last_good) if last_good else None,
         last_run=RunInfo.of(run) if (run := runs.order_by("-started_at").first()) else None,
         required_day=required_day,

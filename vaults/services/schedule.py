@@ -1,14 +1,17 @@
-"""The daily release schedule, stored in the database through django-celery-beat.
+"""The daily release schedule and its catch-up, stored in the database through
+django-celery-beat.
 
-- `ensure_avenir_schedule` (a service) creates the PeriodicTask when it is missing.
-  The data migration 0003 and `manage.py setup_avenir_schedule` (run by every
-  deploy) both call it. It never touches an existing row: the time, `enabled` and
-  the kwargs belong to the operators once the row exists (edited in the admin).
-- `find_schedule`, `describe_schedule` and `next_run_at` read that row; the health
-  report built on them is in vaults/selectors/schedule_health.py.
+- `ensure_avenir_schedule` (a service) creates the daily PeriodicTask when it is missing,
+  and `ensure_catch_up_schedule` the catch-up one (every minute: it finishes a day whose
+  run did not, see vaults/services/release/catch_up.py). Data migrations and
+  `manage.py setup_avenir_schedule` (run by every deploy) call them. They never touch an
+  existing row: the time, `enabled` and the kwargs belong to the operators once the row
+  exists (edited in the admin).
+- `find_schedule`, `find_catch_up`, `describe_schedule`, `next_run_at` and `first_run_after`
+  read those rows; the health report built on them is in vaults/selectors/schedule_health.py.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from celery.schedules import crontab
@@ -35,6 +38,15 @@ DESCRIPTION = (
     "Daily AVENIR vesting release (release_day <= as_of, so missed days are caught up). "
     "Created by the deploy only when missing: edits made here are kept."
 )
+CATCH_UP_NAME = "avenir_vesting_catch_up"
+CATCH_UP_TASK_NAME = "vaults.tasks.catch_up_avenir_vesting"
+CATCH_UP_EVERY_SECONDS = 60
+CATCH_UP_DESCRIPTION = (
+    "Every minute: when the day's release is due, lots are still pending and no live run holds the "
+    "lease (its worker died, it gave up), finishes the day with a run of its own. A check with nothing "
+    "to do records no run. Messages expire after a minute, so a stopped worker finds no backlog. "
+    "Created by the deploy only when missing: edits made here are kept."
+)
 
 
 @dataclass(frozen=True)
@@ -42,9 +54,16 @@ class ScheduleSetup:
     created: bool
     name: str
     periodic_task_id: int
+    catch_up: "ScheduleSetup | None" = None  # the daily schedule's catch-up, ensured with it
 
 
 def ensure_avenir_schedule(*, apps=global_apps) -> ScheduleSetup:
+    """The daily PeriodicTask and its catch-up, each created when missing (see below)."""
+    daily = _ensure_daily_schedule(apps=apps)
+    return replace(daily, catch_up=ensure_catch_up_schedule(apps=apps))
+
+
+def _ensure_daily_schedule(*, apps=global_apps) -> ScheduleSetup:
     """Create the AVENIR PeriodicTask (crontab 5 0 * * * UTC, kwargs {"currency": "AED"}) if missing.
 
     `apps` is the migration's app registry when called from a data migration (historical
@@ -77,12 +96,58 @@ def ensure_avenir_schedule(*, apps=global_apps) -> ScheduleSetup:
     return ScheduleSetup(created=True, name=task.name, periodic_task_id=task.pk)
 
 
+def ensure_catch_up_schedule(*, apps=global_apps) -> ScheduleSetup:
+    """Create the catch-up PeriodicTask (every CATCH_UP_EVERY_SECONDS, kwargs {"currency":
+    "AED"}, messages expiring after one interval) if missing; like ensure_avenir_schedule."""
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
+    with transaction.atomic():
+        list(PeriodicTasks.objects.select_for_update().filter(ident=1))
+        existing = (
+            PeriodicTask.objects.filter(Q(name=CATCH_UP_NAME) | Q(task=CATCH_UP_TASK_NAME)).order_by("id").first()
+        )
+        if existing is not None:
+            return ScheduleSetup(created=False, name=existing.name, periodic_task_id=existing.pk)
+        every = IntervalSchedule.objects.filter(every=CATCH_UP_EVERY_SECONDS, period="seconds").order_by("id").first()
+        if every is None:
+            every = IntervalSchedule.objects.create(every=CATCH_UP_EVERY_SECONDS, period="seconds")
+        task = PeriodicTask.objects.create(
+            name=CATCH_UP_NAME,
+            task=CATCH_UP_TASK_NAME,
+            interval=every,
+            kwargs=DEFAULT_KWARGS,
+            enabled=True,
+            expire_seconds=CATCH_UP_EVERY_SECONDS,
+            description=CATCH_UP_DESCRIPTION,
+        )
+        PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": datetime.now(UTC)})
+    return ScheduleSetup(created=True, name=task.name, periodic_task_id=task.pk)
+
+
 def find_schedule():
     """The AVENIR PeriodicTask: by name, else (renamed by an operator) by task path."""
     from django_celery_beat.models import PeriodicTask
 
     qs = PeriodicTask.objects.select_related("crontab", "interval", "solar", "clocked")
     return qs.filter(name=SCHEDULE_NAME).first() or qs.filter(task=TASK_NAME).order_by("id").first()
+
+
+def find_catch_up():
+    """The catch-up PeriodicTask: by name, else (renamed) by task path."""
+    from django_celery_beat.models import PeriodicTask
+
+    qs = PeriodicTask.objects.select_related("crontab", "interval", "solar", "clocked")
+    return qs.filter(name=CATCH_UP_NAME).first() or qs.filter(task=CATCH_UP_TASK_NAME).order_by("id").first()
+
+
+def first_run_after(task, moment: datetime) -> datetime | None:
+    """When a crontab schedule fires first after `moment` (UTC); None for other kinds."""
+    schedule = task.schedule
+    if not isinstance(schedule, crontab):
+        return None
+    start, ends_in, _ = schedule.remaining_delta(moment.astimezone(schedule.tz))
+    return (start + ends_in).astimezone(UTC)
 
 
 def describe_schedule(task) -> str:

@@ -23,7 +23,12 @@ def manage_with(**env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"AVENIR_RELEASE_LEASE_SECONDS": "60"}, "AVENIR_RELEASE_LEASE_SECONDS must be more than 3 times"),
+        ({"AVENIR_RELEASE_LEASE_SECONDS": "45"}, "AVENIR_RELEASE_LEASE_SECONDS must be more than 3 times"),
+        (
+            {"AVENIR_RELEASE_IDLE_IN_TRANSACTION_SECONDS": "50"},
+            "a frozen run would still hold its rows when another run takes over",
+        ),
+        ({"AVENIR_RELEASE_RECONNECT_SECONDS": "0"}, "AVENIR_RELEASE_RECONNECT_SECONDS must be positive"),
         ({"AVENIR_RELEASE_HEARTBEAT_SECONDS": "0"}, "AVENIR_RELEASE_HEARTBEAT_SECONDS must be positive"),
         ({"AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS": "-1"}, "AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS must be positive"),
         (

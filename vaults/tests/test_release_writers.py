@@ -87,7 +87,10 @@ def test_a_second_writer_commits_while_the_first_waits(avenir):
     assert_invariants()
 
 
-def test_a_writer_that_dies_fails_the_run_and_keeps_what_was_committed(avenir):
+def test_a_writer_whose_session_is_terminated_reconnects_and_the_run_finishes(avenir):
+    """The server ends the session of the writer waiting on a lock (an admin's
+    pg_terminate_backend, a failover): its chunk rolls back, it reconnects, and a later
+    pass releases the lot. Nothing is released twice and the run says SUCCEEDED."""
     lot_a, lot_b, user_a = two_users_one_lot_each()
     with other_session() as blocker:
         blocker.execute("SELECT id FROM ledger_accounts WHERE owner_id = %s FOR UPDATE", [user_a])
@@ -95,20 +98,48 @@ def test_a_writer_that_dies_fails_the_run_and_keeps_what_was_committed(avenir):
         try:
             wait_for(lambda: status(lot_b) == LotStatus.RELEASED, timeout=20, what="lot B released", interval=0.05)
             waiting = wait_for_blocked(blocker)
-            with connection.cursor() as cursor:  # kill the writer waiting on the lock
+            with connection.cursor() as cursor:  # end the session of the writer waiting on the lock
                 cursor.execute("SELECT pg_terminate_backend(%s)", [waiting])
         finally:
             blocker.rollback()
         thread.join(timeout=60)
-    assert "error" in outcome, "the writer's failure must reach the caller"
+    assert "error" not in outcome, outcome.get("error")
+    summary = outcome["summary"]
+    assert (summary.executed_count, summary.errors_count) == (2, 0)
     run = ReleaseRun.objects.get()
-    assert run.status == RunStatus.FAILED and run.error
-    assert run.executed_count == 1  # lot B's chunk committed and stays released
-    assert status(lot_a) == LotStatus.VESTED and status(lot_b) == LotStatus.RELEASED
+    assert (run.status, run.executed_count) == (RunStatus.SUCCEEDED, 2)
+    assert status(lot_a) == status(lot_b) == LotStatus.RELEASED
+    assert Operation.objects.filter(type=OperationType.VAULT_VESTING_RELEASE).count() == 2
     assert_invariants()
 
-    # The next run releases what is left.
-    assert release_matured_lots(currency="AED").executed_count == 1
+
+def test_a_run_that_keeps_losing_its_connection_gives_up_failed_with_exact_counts(avenir):
+    """Every chunk of one user's lots ends its own session (a trigger stands in for a
+    server that keeps dropping the connection): after its passes the run stops, FAILED
+    with the reason, and its row counts exactly what was released."""
+    lots = [DepositFactory(release_day=utc_today()) for _ in range(3)]
+    cursed = VestingLot.objects.get(pk=lots[1].lot_id).user_id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_drop_session() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.user_id = {cursed} THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; "
+            "RETURN NEW; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_drop_session BEFORE UPDATE ON vault_vesting_lots "
+            "FOR EACH ROW EXECUTE FUNCTION test_drop_session()"
+        )
+    try:
+        with pytest.raises(RuntimeError, match="lost the database connection in 10 passes"):
+            release_matured_lots(currency="AED", chunk_size=1, workers=1)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_drop_session ON vault_vesting_lots")
+            cursor.execute("DROP FUNCTION test_drop_session()")
+    run = ReleaseRun.objects.get()
+    assert run.status == RunStatus.FAILED and "lost the database connection" in run.error
+    assert run.executed_count == VestingLot.objects.filter(status=LotStatus.RELEASED).count() == 2
+    assert status(lots[1].lot_id) == LotStatus.VESTED
     assert_invariants()
 
 

@@ -1,10 +1,13 @@
 """python manage.py release_avenir_vesting [--as-of YYYY-MM-DD] [--currency AED] [--dry-run]
                                           [--chunk-size N] [--workers N]
+       python manage.py release_avenir_vesting --take-over RUN_ID [--chunk-size N] [--workers N]
 
 Stdout: only the runbook's JSON. Stderr: JSON log lines (and a progress bar on a TTY).
 Exit codes: 0 clean, 1 when errors_count > 0 (or the run failed or was interrupted),
-2 for bad usage. SIGTERM interrupts the run like Ctrl-C: the running statements are
-cancelled on the server, the run is recorded FAILED, what was committed stays released.
+2 for bad usage. --take-over marks a RUNNING run whose process is known to be dead
+ABANDONED at once (with who did it) and releases the rest of its day. SIGTERM interrupts
+the run like Ctrl-C: the running statements are cancelled on the server, the run is
+recorded FAILED, what was committed stays released.
 """
 
 import getpass
@@ -17,9 +20,9 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from common.commands import DocumentedCommand, interrupt_on_sigterm
-from vaults.exceptions import USAGE_ERRORS
+from vaults.exceptions import USAGE_ERRORS, LeaseLost
 from vaults.models import ReleaseTrigger
-from vaults.services.release import release_matured_lots
+from vaults.services.release import release_matured_lots, take_over_run
 
 
 def parse_day(value: str, flag: str) -> date:
@@ -33,14 +36,16 @@ class Command(DocumentedCommand):
     help = "Release the AVENIR vesting lots that matured on or before --as-of (default: today, UTC)."
     exit_codes = {
         0: "clean run: no error (a replay or a dry run included)",
-        1: "errors_count > 0 (the failing lots are in summary.errors; the others were released), or the run failed",
+        1: "errors_count > 0 (the failing lots are in summary.errors; the others were released), or the run failed "
+        "or was taken over by another run",
         2: "bad usage: malformed or empty date, unknown currency, --as-of in the future (by the database's "
-        "clock), --chunk-size or --workers out of bounds, or a missing or invalid setting",
+        "clock), --chunk-size or --workers out of bounds, --take-over of an unknown run or of one that is not "
+        "RUNNING (nothing is changed), or a missing or invalid setting",
     }
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", help="business date YYYY-MM-DD (default: today's UTC date)")
-        parser.add_argument("--currency", default="AED", help="vault currency (default: AED)")
+        parser.add_argument("--currency", default=None, help="vault currency (default: AED)")
         parser.add_argument(
             "--dry-run",
             action="store_true",
@@ -60,9 +65,18 @@ class Command(DocumentedCommand):
             help=f"connections writing chunks at once (default {settings.AVENIR_RELEASE_WORKERS}, "
             f"at most {settings.AVENIR_RELEASE_MAX_WORKERS}: AVENIR_RELEASE_MAX_WORKERS)",
         )
+        parser.add_argument(
+            "--take-over",
+            type=int,
+            metavar="RUN_ID",
+            help="mark this RUNNING run ABANDONED now (its process is dead) and release the rest of its day "
+            "(its as_of and currency); without --as-of, --currency and --dry-run",
+        )
 
     def handle(self, *args, **options):
         as_of = parse_day(options["as_of"], "--as-of") if options["as_of"] is not None else None
+        if options["take_over"] is not None and (as_of or options["currency"] or options["dry_run"]):
+            raise CommandError("--take-over uses the run's own as_of and currency, and writes", returncode=2)
         bar = tqdm(
             total=0,
             unit="lot",
@@ -76,19 +90,29 @@ class Command(DocumentedCommand):
             bar.update(done - bar.n)
 
         try:
+            common = {
+                "trigger": ReleaseTrigger.CLI,
+                "actor": f"cli:{getpass.getuser()}",
+                "chunk_size": options["chunk_size"],
+                "workers": options["workers"],
+                "on_progress": progress,
+            }
             with interrupt_on_sigterm():
-                summary = release_matured_lots(
-                    currency=options["currency"].upper(),
-                    as_of=as_of,
-                    dry_run=options["dry_run"],
-                    trigger=ReleaseTrigger.CLI,
-                    actor=f"cli:{getpass.getuser()}",
-                    chunk_size=options["chunk_size"],
-                    workers=options["workers"],
-                    on_progress=progress,
-                )
+                if options["take_over"] is not None:
+                    summary = take_over_run(run_id=options["take_over"], **common)
+                else:
+                    summary = release_matured_lots(
+                        currency=(options["currency"] or "AED").upper(),
+                        as_of=as_of,
+                        dry_run=options["dry_run"],
+                        **common,
+                    )
         except USAGE_ERRORS as exc:
             raise CommandError(str(exc), returncode=2) from exc
+        except LeaseLost as exc:
+            raise CommandError(
+                f"{exc}; what this run committed stays released and counted on its row", returncode=1
+            ) from exc
         except KeyboardInterrupt as exc:
             raise CommandError(
                 f"interrupted ({exc or 'Ctrl-C'}): the run is recorded FAILED; what it committed stays released",

@@ -15,7 +15,7 @@ interruption), clock (the database's date), results (summary, JSON).
 """
 
 from vaults.services.release.clock import utc_today
-from vaults.services.release.entry import new_trace_id, release_idempotency_key, release_matured_lots
+from vaults.services.release.entry import new_trace_id, release_idempotency_key, release_matured_lots, take_over_run
 from vaults.services.release.results import JOB, LotError, PlannedLot, RefusedLot, ReleaseSummary
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "new_trace_id",
     "release_idempotency_key",
     "release_matured_lots",
+    "take_over_run",
     "utc_today",
 ]

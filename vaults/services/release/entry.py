@@ -12,14 +12,15 @@ from django.conf import settings
 
 from common.db import read_only_transaction
 from ledger.currencies import format_amount
-from vaults.exceptions import FutureAsOf, InvalidRelease
-from vaults.models import ReleaseTrigger
+from vaults.exceptions import FutureAsOf, InvalidRelease, LeaseLost
+from vaults.models import ReleaseRun, ReleaseTrigger, RunStatus
 from vaults.selectors import get_vault
 from vaults.services.release.clock import checked_utc_today
 from vaults.services.release.context import RunContext
 from vaults.services.release.execution import Progress, run_chunks
+from vaults.services.release.lease_keeper import LeaseKeeper
 from vaults.services.release.results import JOB, ReleaseSummary, Tally
-from vaults.services.release.runs import fail_run, finish_run, take_lease
+from vaults.services.release.runs import fail_run, finish_run, retrying, take_lease
 from vaults.services.release.selection import Selection, count_selection
 from vaults.services.release.transactions import bounded_transaction, stop_interrupted_query
 from vaults.services.release.writing import plan_dry_run
@@ -48,15 +49,22 @@ def release_matured_lots(
     chunk_size: int | None = None,
     workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    take_over: int | None = None,
 ) -> ReleaseSummary:
     """Release every AVENIR lot of `currency` that matured on or before `as_of`.
 
     Raises FutureAsOf (as_of after today's UTC date by the database's clock),
     VaultNotFound, UnknownCurrency or InvalidRelease (chunk_size or workers out of
-    bounds) for bad input, before anything is written. Per-lot failures are reported in the
-    summary, never raised. `on_progress(done, total)` is called after each chunk.
+    bounds, a `take_over` run that is not RUNNING) for bad input, before anything is
+    written. Per-lot failures are reported in the summary, never raised; LeaseLost when
+    another run took this one over. `on_progress(done, total)` is called after each chunk.
+
+    `take_over`: the id of a RUNNING run of this (currency, as_of) to mark ABANDONED at
+    once, in the transaction that takes the lease (see take_over_run).
     """
     today = checked_utc_today()
+    if take_over is not None and dry_run:
+        raise InvalidRelease("taking a run over writes: it cannot be a dry run")
     if as_of is None:
         as_of = today
     elif as_of > today:
@@ -93,7 +101,11 @@ def release_matured_lots(
             trigger=trigger,
             actor=actor,
         )
-        summary = _dry_run(ctx, on_progress) if dry_run else _real_run(ctx, trigger, actor, task_id, on_progress)
+        summary = (
+            retrying(lambda: _dry_run(ctx, on_progress))
+            if dry_run
+            else _real_run(ctx, trigger, actor, task_id, on_progress, take_over)
+        )
         log.info(
             "release finished",
             matured_found=summary.matured_found,
@@ -109,6 +121,37 @@ def release_matured_lots(
         return summary
 
 
+def take_over_run(
+    *,
+    run_id: int,
+    actor: str,
+    trigger: str = ReleaseTrigger.CLI,
+    chunk_size: int | None = None,
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReleaseSummary:
+    """An operator who knows a RUNNING run is dead takes it over at once instead of waiting
+    for its lease to expire: it is marked ABANDONED (with the operator as `actor`) and a new
+    run releases the rest of its day (its currency and as_of). Safe even if the run was
+    alive: its next chunk finds its row taken over and rolls back. Raises InvalidRelease
+    for an unknown run or one that is not RUNNING, before anything is written."""
+    run = ReleaseRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise InvalidRelease(f"no release run {run_id}")
+    if run.status != RunStatus.RUNNING:
+        raise InvalidRelease(f"run {run_id} is {run.status}, not RUNNING: there is nothing to take over")
+    return release_matured_lots(
+        currency=run.currency,
+        as_of=run.as_of,
+        trigger=trigger,
+        actor=actor,
+        chunk_size=chunk_size,
+        workers=workers,
+        on_progress=on_progress,
+        take_over=run_id,
+    )
+
+
 def _dry_run(ctx: RunContext, on_progress: Callable[[int, int], None] | None) -> ReleaseSummary:
     """PostgreSQL itself guarantees that a dry run writes nothing."""
     with read_only_transaction():
@@ -120,9 +163,14 @@ def _dry_run(ctx: RunContext, on_progress: Callable[[int, int], None] | None) ->
 
 
 def _real_run(
-    ctx: RunContext, trigger: str, actor: str, task_id: str, on_progress: Callable[[int, int], None] | None
+    ctx: RunContext,
+    trigger: str,
+    actor: str,
+    task_id: str,
+    on_progress: Callable[[int, int], None] | None,
+    take_over: int | None,
 ) -> ReleaseSummary:
-    lease = take_lease(ctx, trigger=trigger, actor=actor, task_id=task_id)
+    lease = take_lease(ctx, trigger=trigger, actor=actor, task_id=task_id, take_over=take_over)
     if lease.run_id is None:
         log.warning("another run for this date and currency holds the run lease; nothing done")
         # Returned at once: counting the selection could wait on the other run's locks.
@@ -130,17 +178,25 @@ def _real_run(
     ctx = replace(ctx, run_id=lease.run_id)
     tally = Tally()
     try:
-        with bounded_transaction():  # counting waits on a table lock (a migration) no longer than a chunk
-            selection = count_selection(ctx)
-        run_chunks(ctx, Progress(tally, selection.matured_found, on_progress))
+        with LeaseKeeper(ctx.run_id) as keeper:
+            selection = retrying(lambda: _count(ctx))
+            run_chunks(ctx, Progress(tally, selection.matured_found, on_progress), keeper)
         summary = _summarize(ctx, selection, tally)
         finish_run(ctx.run_id, summary)
     except BaseException as exc:  # Ctrl-C and time limits too: the run row says FAILED
         stop_interrupted_query(exc)
-        log.exception("release failed")
-        fail_run(ctx.run_id, exc)
+        if isinstance(exc, LeaseLost):
+            log.warning("release stopped: another run took over its lease", error=str(exc))
+        else:
+            log.exception("release failed")
+        fail_run(ctx.run_id, exc)  # not over a taker's ABANDONED: only a RUNNING row is marked
         raise
     return summary
+
+
+def _count(ctx: RunContext) -> Selection:
+    with bounded_transaction():  # counting waits on a table lock (a migration) no longer than a chunk
+        return count_selection(ctx)
 
 
 def _bounded(name: str, value: object, maximum: int, setting: str) -> int:

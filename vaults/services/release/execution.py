@@ -3,9 +3,14 @@ connections at once.
 
 Each chunk is one transaction on one connection. With several writers, while one
 transaction runs in PostgreSQL another is being sent; only the calling thread merges
-results and reports progress. Any interruption of the caller (Ctrl-C, a Celery soft
-time limit) cancels the writers' running queries, since one may be waiting on a row
-lock, then joins them; what they committed is counted.
+results and reports progress, and it holds no connection meanwhile (nothing of the run
+sits idle: the lease keeper renews the lease from its own thread). Any interruption of
+the caller (Ctrl-C, a Celery soft time limit) cancels the writers' running queries,
+since one may be waiting on a row lock, then joins them; what they committed is counted.
+
+A writer that loses its connection waits for the database and goes on (reconnect.py);
+the chunk it lost is walked again by another pass, and one whose COMMIT was in doubt is
+counted if PostgreSQL says it committed.
 """
 
 import contextvars
@@ -14,17 +19,20 @@ import threading
 from collections.abc import Callable
 
 import structlog
-from django.conf import settings
 from django.db import connection
 
 from vaults.services.release.context import RunContext
+from vaults.services.release.lease_keeper import LeaseKeeper
+from vaults.services.release.reconnect import committed, wait_for_database
 from vaults.services.release.results import Tally
-from vaults.services.release.runs import heartbeat
 from vaults.services.release.selection import RangeDispatcher
 from vaults.services.release.transactions import cancel_session, stop_interrupted_query
-from vaults.services.release.writing import RunFailures, commit_next_chunk
+from vaults.services.release.writing import ChunkLost, RunFailures, commit_next_chunk
 
 log = structlog.get_logger("vaults.release")
+
+# Passes that walk the remaining lots again after a lost connection, before the run gives up.
+MAX_PASSES = 10
 
 
 class Progress:
@@ -35,6 +43,8 @@ class Progress:
         self.total = total
         self.on_progress = on_progress
         self.done = 0
+        # A chunk was lost with its connection: its lots need another pass.
+        self.walk_again = threading.Event()
 
     def add(self, chunk: Tally, lots: int, *, report: bool = True) -> None:
         self.tally.merge(chunk)  # after COMMIT: a chunk that rolled back is never counted
@@ -43,19 +53,24 @@ class Progress:
             self.on_progress(self.done, max(self.done, self.total))
 
 
-def run_chunks(ctx: RunContext, progress: Progress) -> None:
+def run_chunks(ctx: RunContext, progress: Progress, keeper: LeaseKeeper) -> None:
     """Pass 1 claims with SKIP LOCKED, so concurrent runs share the work without waiting.
     A final pass waits for the lots another transaction held, so none is left behind
-    silently (those the other run released no longer match and drop out)."""
+    silently (those the other run released no longer match and drop out); it is walked
+    again while a pass lost chunks with a connection."""
     failures = RunFailures()
-    for wait in (False, True):
+    for number in range(MAX_PASSES):
+        wait = number > 0
+        progress.walk_again.clear()
         dispatcher = RangeDispatcher(ctx, exclude_lot_ids=frozenset(failures.snapshot()[0]))
         workers = writer_count(ctx, progress.total - progress.done)
         if workers == 1:
-            while chunk := commit_next_chunk(ctx, dispatcher, failures, wait=wait):
-                progress.add(*chunk)
+            _write_alone(ctx, dispatcher, failures, progress, keeper, wait=wait)
         else:
-            _run_writers(ctx, dispatcher, failures, progress, wait=wait, workers=workers)
+            _run_writers(ctx, dispatcher, failures, progress, keeper, wait=wait, workers=workers)
+        if wait and not progress.walk_again.is_set():
+            return
+    raise RuntimeError(f"lost the database connection in {MAX_PASSES} passes in a row; giving up")
 
 
 def writer_count(ctx: RunContext, remaining: int) -> int:
@@ -67,11 +82,49 @@ def writer_count(ctx: RunContext, remaining: int) -> int:
     return max(1, min(ctx.workers, -(-remaining // ctx.chunk_size)))
 
 
+def recover(lost: ChunkLost, failures: RunFailures, stop: threading.Event | None = None) -> list[tuple[Tally, int]]:
+    """After a lost connection: wait for the database, then what of the lost work committed."""
+    if connection.in_atomic_block:
+        raise lost.cause  # the caller's own transaction is gone with the connection
+    wait_for_database(lost.cause, stop=stop)
+    done = [lost.done] if lost.done else []
+    if lost.in_doubt is not None and committed(lost.in_doubt.xid):
+        log.info("the chunk whose commit was in doubt did commit", lots=lost.in_doubt.selected)
+        done.append((lost.in_doubt.tally, lost.in_doubt.selected))
+    for tally, _ in done:
+        failures.add(tally)
+    return done
+
+
+def _write_alone(
+    ctx: RunContext,
+    dispatcher: RangeDispatcher,
+    failures: RunFailures,
+    progress: Progress,
+    keeper: LeaseKeeper,
+    *,
+    wait: bool,
+) -> None:
+    while True:
+        keeper.check()
+        try:
+            chunk = commit_next_chunk(ctx, dispatcher, failures, wait=wait)
+        except ChunkLost as lost:
+            for part in recover(lost, failures):
+                progress.add(*part)
+            progress.walk_again.set()
+            continue
+        if chunk is None:
+            return
+        progress.add(*chunk)
+
+
 def _run_writers(
     ctx: RunContext,
     dispatcher: RangeDispatcher,
     failures: RunFailures,
     progress: Progress,
+    keeper: LeaseKeeper,
     *,
     wait: bool,
     workers: int,
@@ -86,7 +139,18 @@ def _run_writers(
         try:
             connection.ensure_connection()
             sessions.append(connection.connection)
-            while not stop.is_set() and (chunk := commit_next_chunk(ctx, dispatcher, failures, wait=wait)):
+            while not stop.is_set():
+                keeper.check()
+                try:
+                    chunk = commit_next_chunk(ctx, dispatcher, failures, wait=wait)
+                except ChunkLost as lost:
+                    for part in recover(lost, failures, stop):
+                        results.put(part)
+                    progress.walk_again.set()
+                    sessions.append(connection.connection)
+                    continue
+                if chunk is None:
+                    return
                 results.put(chunk)
         except BaseException as exc:  # re-raised by the calling thread
             stop.set()
@@ -102,6 +166,7 @@ def _run_writers(
         threading.Thread(target=contextvars.copy_context().run, args=(write_chunks,), name=f"release-writer-{i}")
         for i in range(workers)
     ]
+    connection.close()  # the caller only waits: its connection would sit idle
     errors: list[BaseException] = []
     started = []
     finished = False
@@ -112,12 +177,8 @@ def _run_writers(
         running = len(started)
         while running:
             try:
-                item = results.get(timeout=settings.AVENIR_RELEASE_HEARTBEAT_SECONDS)
+                item = results.get(timeout=1)
             except queue.Empty:
-                # The writers renew the lease with each chunk; this connection would
-                # otherwise sit idle for the whole run (idle_session_timeout).
-                if ctx.run_id is not None:
-                    heartbeat(ctx.run_id)
                 continue
             if item is None:
                 running -= 1
@@ -127,7 +188,7 @@ def _run_writers(
                 progress.add(*item)
         finished = True
     except BaseException as exc:
-        stop_interrupted_query(exc)  # this thread's own heartbeat statement
+        stop_interrupted_query(exc)
         raise
     finally:
         stop.set()
@@ -151,4 +212,5 @@ def _run_writers(
 
 def _cancel_queries(sessions: list) -> None:
     for session in list(sessions):
-        cancel_session(session)
+        if session is not None:
+            cancel_session(session)

@@ -23,7 +23,13 @@ from vaults.services.release.results import LotError, PlannedLot, Tally
 from vaults.services.release.runs import renew_lease
 from vaults.services.release.selection import KeyRange, RangeDispatcher
 from vaults.services.release.statements import base_params, chunk_sql, claim_sql, dry_run_sql
-from vaults.services.release.transactions import TIMEOUT_CODES, bounded_transaction, timeout_code
+from vaults.services.release.transactions import (
+    TIMEOUT_CODES,
+    bounded_transaction,
+    connection_lost,
+    describe,
+    timeout_code,
+)
 
 log = structlog.get_logger("vaults.release")
 
@@ -62,34 +68,58 @@ class RunFailures:
             return sorted(self.failed), sorted(self.insufficient)
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """A chunk whose COMMIT was on its way: `xid` tells whether it committed."""
+
+    xid: str
+    tally: Tally
+    selected: int
+
+
+class ChunkLost(Exception):
+    """The connection was lost during a chunk. Nothing of the chunk is known to be
+    committed except `done` (lots already committed one by one) and, if PostgreSQL says
+    its transaction committed, `in_doubt`. Its range is walked again by a later pass."""
+
+    def __init__(self, cause: BaseException, in_doubt: InFlight | None, done: tuple[Tally, int] | None = None):
+        super().__init__(describe(cause))
+        self.cause = cause
+        self.in_doubt = in_doubt
+        self.done = done
+
+
 def commit_next_chunk(
     ctx: RunContext, dispatcher: RangeDispatcher, failures: RunFailures, *, wait: bool
 ) -> tuple[Tally, int] | None:
     """Take the next key range and release it in its own transaction: (tally, lots
-    looked at), or None when the walk is over.
+    looked at), or None when the walk is over. Raises ChunkLost when the connection is lost.
 
     A range that hits the lock or statement timeout is left to the final pass (it walks
     every remaining lot again); in the final pass it is retried lot by lot."""
     key_range = None
+    in_flight = None
     try:
         with bounded_transaction() as cursor:
             key_range = dispatcher.next_range(cursor)
             if key_range is None:
                 return None
-            tally, selected = _write_range(ctx, cursor, key_range, failures, wait=wait)
-    except LOT_ERRORS as exc:
+            tally, selected, xid = _write_range(ctx, cursor, key_range, failures, wait=wait)
+            in_flight = InFlight(xid, tally, selected)
+    except Exception as exc:
+        if connection_lost(exc):
+            raise ChunkLost(exc, in_flight) from exc
         if key_range is None:
             raise
-        log.warning("chunk failed, retrying lot by lot", error=str(exc).splitlines()[0])
-        tally, selected = _retry_lot_by_lot(ctx, key_range, failures, wait=wait)
-    except OperationalError as exc:
-        code = timeout_code(exc)
-        if key_range is None or code is None:
+        if isinstance(exc, LOT_ERRORS):
+            log.warning("chunk failed, retrying lot by lot", error=describe(exc))
+        elif (code := timeout_code(exc)) is None:
             raise
-        if not wait:
-            log.warning("chunk timed out; left to the final pass", code=code, error=str(exc).splitlines()[0])
+        elif not wait:
+            log.warning("chunk timed out; left to the final pass", code=code, error=describe(exc))
             return Tally(), 0
-        log.warning("chunk timed out again, retrying lot by lot", code=code, error=str(exc).splitlines()[0])
+        else:
+            log.warning("chunk timed out again, retrying lot by lot", code=code, error=describe(exc))
         tally, selected = _retry_lot_by_lot(ctx, key_range, failures, wait=wait)
     failures.add(tally)
     return tally, selected
@@ -97,9 +127,10 @@ def commit_next_chunk(
 
 def _write_range(
     ctx: RunContext, cursor, key_range: KeyRange, failures: RunFailures, *, wait: bool, lot_ids=None
-) -> tuple[Tally, int]:
+) -> tuple[Tally, int, str | None]:
     """Claim the range (claim.sql), then plan and write what was claimed (chunk.sql);
-    the run row gets the chunk's counts and a heartbeat in the same transaction."""
+    the run row gets the chunk's counts and a heartbeat in the same transaction, whose
+    id is returned."""
     failed, insufficient = failures.snapshot()
     params = {
         **base_params(ctx),
@@ -120,10 +151,9 @@ def _write_range(
         tally, selected = row.tally(), row.selected
         if row.unlinked or row.splits:
             _close_remaining_locks(ctx, row, tally)
-    if ctx.run_id is not None:
-        renew_lease(cursor, ctx.run_id, tally)
+    xid = renew_lease(cursor, ctx.run_id, tally) if ctx.run_id is not None else None
     log.debug("chunk written", lots=selected, executed=tally.executed_count)
-    return tally, selected
+    return tally, selected, xid
 
 
 def _retry_lot_by_lot(ctx: RunContext, key_range: KeyRange, failures: RunFailures, *, wait: bool):
@@ -144,6 +174,23 @@ def _retry_lot_by_lot(ctx: RunContext, key_range: KeyRange, failures: RunFailure
     tally = Tally()
     handled = 0
     for lot_id, user_id in lots:
+        try:
+            lot_tally = _release_one_lot(ctx, key_range, failures, lot_id, user_id, wait=wait)
+        except ChunkLost as lost:
+            raise ChunkLost(lost.cause, lost.in_doubt, done=(tally, handled)) from lost.cause
+        if lot_tally is not None:
+            tally.merge(lot_tally)
+            handled += 1
+    return tally, handled
+
+
+def _release_one_lot(
+    ctx: RunContext, key_range: KeyRange, failures: RunFailures, lot_id: int, user_id: int, *, wait: bool
+) -> Tally | None:
+    """One lot in its own transaction; its failure recorded on the run row. None: left to
+    the final pass (a timeout in the first pass)."""
+    in_flight = None
+    try:
         if wait and failures.is_blocked(user_id):
             error = LotError(
                 lot_id=lot_id, code="LOCK_TIMEOUT", message="the owner's account is locked by another session"
@@ -151,16 +198,17 @@ def _retry_lot_by_lot(ctx: RunContext, key_range: KeyRange, failures: RunFailure
         else:
             try:
                 with bounded_transaction() as cursor:
-                    lot_tally, _ = _write_range(ctx, cursor, key_range, failures, wait=wait, lot_ids=[lot_id])
-                tally.merge(lot_tally)
-                handled += 1
-                continue
+                    lot_tally, _, xid = _write_range(ctx, cursor, key_range, failures, wait=wait, lot_ids=[lot_id])
+                    in_flight = InFlight(xid, lot_tally, 1)
+                return lot_tally
             except (*LOT_ERRORS, OperationalError) as exc:
+                if connection_lost(exc):
+                    raise
                 code = timeout_code(exc) if isinstance(exc, OperationalError) else _error_code(exc)
                 if code is None:
                     raise
                 if code in TIMEOUT_CODES and not wait:
-                    continue  # the final pass tries it again
+                    return None  # the final pass tries it again
                 if code == "LOCK_TIMEOUT":
                     failures.block_user(user_id)
                 error = LotError(lot_id=lot_id, code=code, message=str(exc).splitlines()[0])
@@ -169,10 +217,12 @@ def _retry_lot_by_lot(ctx: RunContext, key_range: KeyRange, failures: RunFailure
         lot_tally.add_error(error)
         if ctx.run_id is not None:
             with bounded_transaction() as cursor:
-                renew_lease(cursor, ctx.run_id, lot_tally)
-        tally.merge(lot_tally)
-        handled += 1
-    return tally, handled
+                in_flight = InFlight(renew_lease(cursor, ctx.run_id, lot_tally), lot_tally, 1)
+        return lot_tally
+    except Exception as exc:
+        if connection_lost(exc):
+            raise ChunkLost(exc, in_flight) from exc
+        raise
 
 
 def plan_dry_run(ctx: RunContext) -> tuple[Tally, int]:
