@@ -2,6 +2,7 @@
 chunk, taken over when its heartbeat is too old. Plain statements on a table, so the
 same tests also run through PgBouncer in transaction pooling mode."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from vaults.models import LotStatus, ReleaseRun, RunStatus, VestingLot
 from vaults.services.release import release_matured_lots, utc_today
 from vaults.services.release.runs import LeaseLost
 from vaults.tests.factories import DepositFactory, ReleaseRunFactory
+from vaults.tests.support.concurrency import in_thread, wait_for
 from vaults.tests.support.database import assert_invariants, other_session
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.pooler]
@@ -111,3 +113,31 @@ def test_sequential_runs_each_take_and_give_back_the_lease(avenir):
     assert [s.executed_count for s in summaries] == [2, 0, 0, 0, 0]
     assert [s.skipped_count for s in summaries] == [0, 2, 2, 2, 2]
     assert ReleaseRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 5
+
+
+def test_the_lease_keeper_holds_the_lease_while_a_chunk_waits_longer_than_the_lease(avenir, settings):
+    """The chunk waits 3 s on a lock held elsewhere, three times the lease: the keeper's
+    thread renews the heartbeat meanwhile, so the run is never taken for dead, and a second
+    run of the day answers already_running instead of taking over."""
+    settings.AVENIR_RELEASE_HEARTBEAT_SECONDS = 0.2
+    settings.AVENIR_RELEASE_LEASE_SECONDS = 1.0
+    settings.AVENIR_RELEASE_LOCK_TIMEOUT_SECONDS = 30
+    today = utc_today()
+    deposit = DepositFactory(release_day=today)
+    owner = VestingLot.objects.get(pk=deposit.lot_id).user_id
+    with other_session() as holder:
+        holder.execute("SELECT id FROM ledger_accounts WHERE owner_id = %s FOR UPDATE", [owner])
+        thread, out = in_thread(lambda: release_matured_lots(currency="AED", as_of=today, workers=1))
+        run = wait_for(lambda: ReleaseRun.objects.first(), timeout=30, what="the run to take its lease")
+        first_beat = run.heartbeat_at
+        time.sleep(3)
+        second = release_matured_lots(currency="AED", as_of=today)
+        run.refresh_from_db()
+        holder.rollback()
+    thread.join(timeout=60)
+
+    assert second.already_running, "a live run waiting on a lock was taken over"
+    assert run.status == RunStatus.RUNNING and run.heartbeat_at > first_beat
+    assert "error" not in out, out.get("error")
+    assert out["result"].executed_count == 1
+    assert ReleaseRun.objects.get().status == RunStatus.SUCCEEDED

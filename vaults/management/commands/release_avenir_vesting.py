@@ -32,6 +32,12 @@ def parse_day(value: str, flag: str) -> date:
         raise CommandError(f"invalid {flag} {value!r}: expected a date as YYYY-MM-DD", returncode=2) from None
 
 
+def parse_run_id(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 2**63:
+        raise CommandError(f"invalid --take-over {value!r}: expected a run id (a positive whole number)", returncode=2)
+    return int(value)
+
+
 class Command(DocumentedCommand):
     help = "Release the AVENIR vesting lots that matured on or before --as-of (default: today, UTC)."
     exit_codes = {
@@ -67,7 +73,6 @@ class Command(DocumentedCommand):
         )
         parser.add_argument(
             "--take-over",
-            type=int,
             metavar="RUN_ID",
             help="mark this RUNNING run ABANDONED now (its process is dead) and release the rest of its day "
             "(its as_of and currency); without --as-of, --currency and --dry-run",
@@ -75,7 +80,8 @@ class Command(DocumentedCommand):
 
     def handle(self, *args, **options):
         as_of = parse_day(options["as_of"], "--as-of") if options["as_of"] is not None else None
-        if options["take_over"] is not None and (as_of or options["currency"] or options["dry_run"]):
+        take_over = parse_run_id(options["take_over"]) if options["take_over"] is not None else None
+        if take_over is not None and (as_of or options["currency"] or options["dry_run"]):
             raise CommandError("--take-over uses the run's own as_of and currency, and writes", returncode=2)
         bar = tqdm(
             total=0,
@@ -98,8 +104,8 @@ class Command(DocumentedCommand):
                 "on_progress": progress,
             }
             with interrupt_on_sigterm():
-                if options["take_over"] is not None:
-                    summary = take_over_run(run_id=options["take_over"], **common)
+                if take_over is not None:
+                    summary = take_over_run(run_id=take_over, **common)
                 else:
                     summary = release_matured_lots(
                         currency=(options["currency"] or "AED").upper(),
