@@ -24,6 +24,7 @@ from psycopg import sql
 
 from common import embedded_postgres
 from common.tests.support.pgbouncer import PgBouncer
+from vancelian import database_engine
 from vancelian.database_pooler import TRANSACTION, configure_for_pooler
 from vaults.models import AVENIR_CODE, Vault
 
@@ -115,7 +116,7 @@ def django_db_modify_db_settings(
     connections.close_all()
     embedded = database["ENGINE"] == embedded_postgres.ENGINE
     # The embedded backend would put its own socket back in HOST.
-    database.update(bouncer.settings_dict(database), ENGINE="django.db.backends.postgresql")
+    database.update(bouncer.settings_dict(database), ENGINE=database_engine.ENGINE)
     configure_for_pooler(database, TRANSACTION)
     if embedded:
         with suppress(AttributeError):  # not created yet

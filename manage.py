@@ -24,7 +24,11 @@ def main() -> None:
     except ValueError as exc:  # django-environ's casts, e.g. a non-integer AVENIR_RELEASE_CHUNK_SIZE
         print(f"error: invalid setting in the environment: {exc}", file=sys.stderr)
         sys.exit(CONFIGURATION_ERROR)
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as exc:  # found at run time, e.g. a database server older than supported
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(CONFIGURATION_ERROR)
 
 
 if __name__ == "__main__":

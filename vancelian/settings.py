@@ -8,6 +8,7 @@ from pathlib import Path
 import environ
 import structlog
 
+from vancelian.database_engine import use_project_backend
 from vancelian.database_pooler import configure_for_pooler, database_pooler
 from vancelian.release_settings import check_release_limits
 from vancelian.secure_settings import check_production_secret_key, proxy_ssl_header
@@ -91,13 +92,15 @@ TEMPLATES = [
     },
 ]
 
-# PostgreSQL 18 only. DATABASE_URL in production, compose and tests;
-# without it, the embedded PostgreSQL of this checkout (common/embedded_postgres), started on
+# PostgreSQL 15 to 18, through the project's backend (common/db/postgresql), which refuses an
+# older server at the first connection. DATABASE_URL in production, compose and tests;
+# without it, the embedded PostgreSQL 18 of this checkout (common/embedded_postgres), started on
 # the first connection and left running, so the demo, runserver, the commands and the admin
 # share one database.
 # EMBEDDED_PGDATA moves its data folder (default: .pgdata/ of the checkout).
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    use_project_backend(DATABASES["default"])
     _socket_dir = DATABASES["default"].get("OPTIONS", {}).pop("host", "")  # postgres://u@/db?host=/dir
     DATABASES["default"]["HOST"] = DATABASES["default"]["HOST"] or _socket_dir
 else:

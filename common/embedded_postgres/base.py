@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend on the embedded server (settings.DATABASES without DATABASE_URL).
+"""The project's PostgreSQL backend (common.db.postgresql) on the embedded server
+(settings.DATABASES without DATABASE_URL).
 
 The server is started, if needed, when a connection opens, and the database is created
 when missing, so a fresh checkout needs no setup step."""
@@ -7,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from django.db.backends.postgresql import base
 
+from common.db.postgresql import base
 from common.embedded_postgres import create_database_if_missing, ensure_server
 
 
