@@ -24,6 +24,10 @@ PG15_TESTS=(
   customer_api/tests
   vaults/tests/test_release_*.py
   vaults/tests/test_run_*.py
+  vaults/tests/test_reference_checks.py
+  vaults/tests/test_reconnect.py
+  vaults/tests/test_take_over.py
+  vaults/tests/test_catch_up.py
   vaults/tests/test_idempotency_races.py
   vaults/tests/test_runbook_sql.py
   vaults/tests/test_verify_ledger.py
