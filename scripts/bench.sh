@@ -3,12 +3,17 @@
 # Usage: scripts/bench.sh [--lots 200000] [--history 1000000] [--lots-per-user 10]
 #        scripts/bench.sh audit [--lots 100000]       (the lock audit)
 #        scripts/bench.sh verify [--history 1000000] [--pending 200000]   (verify_ledger)
+#        scripts/bench.sh throttle [--users 20] [--rounds 100]   (the API's rate limits, on Redis)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_venv requirements-dev.txt
-trap stop_pg EXIT
+trap 'stop_redis; stop_pg' EXIT
 start_pg shared_buffers=1GB max_wal_size=4GB
+# The throttle counts live in the shared cache: the broker's Redis, as in production.
+if [ "${1:-}" = "throttle" ]; then
+  start_redis
+fi
 # DEBUG off: with it, Django keeps every SQL string in memory (connection.queries).
 DJANGO_SECRET_KEY="$(python -c "import secrets; print(secrets.token_urlsafe(50))")"
 export DJANGO_DEBUG=false DJANGO_SECRET_KEY LOG_LEVEL=WARNING
@@ -19,6 +24,9 @@ if [ "${1:-}" = "audit" ]; then
 elif [ "${1:-}" = "verify" ]; then
   shift
   python -m benchmarks.verify_benchmark "$@"
+elif [ "${1:-}" = "throttle" ]; then
+  shift
+  python -m benchmarks.throttle_benchmark "$@"
 else
   python -m benchmarks.release_benchmark "$@"
 fi
