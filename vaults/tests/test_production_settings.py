@@ -109,3 +109,33 @@ def test_a_malformed_proxy_header_setting_is_refused_in_one_line():
 
     assert done.returncode == 2
     assert done.stderr.startswith("error: DJANGO_SECURE_PROXY_SSL_HEADER ") and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("API_THROTTLE_USER_RATE", "fast"),
+        ("API_THROTTLE_ANON_RATE", "0/min"),
+        ("ADMIN_LOGIN_FAILURE_LIMIT", "0"),
+        ("ADMIN_LOGIN_FAILURE_LIMIT", "many"),
+        ("ADMIN_LOGIN_COOLOFF_SECONDS", "-5"),
+        ("TRUSTED_PROXY_COUNT", "-1"),
+        ("CACHE_URL", "memcached://cache:11211"),
+    ],
+)
+def test_a_bad_brute_force_defence_setting_is_one_line_and_exit_2(name, value):
+    done = manage("check", env=production_env(**{name: value}))
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+
+
+def test_check_deploy_warns_when_the_throttle_counts_would_not_be_shared():
+    """Without a broker (nor CACHE_URL), the cache is local memory: fine for the demo, not with DEBUG off."""
+    env = production_env()
+    del env["CELERY_BROKER_URL"]
+
+    done = manage("check", "--deploy", env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert "access.W001" in done.stderr and "access.W002" not in done.stderr

@@ -1,6 +1,7 @@
 """The production environment of `.env.example`, for subprocesses run against the test database,
 and the compose `web` command (gunicorn, DEBUG off, static files collected and served by
-whitenoise) that the production tests share (the `web` fixture, in vaults/tests/conftest.py)."""
+whitenoise): `serve_web` starts one with extra settings, and the `web` fixture (in
+vaults/tests/conftest.py) is the one the production tests share."""
 
 import re
 import secrets
@@ -10,6 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,26 +99,38 @@ def linked_assets(html: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def web(django_db_setup, tmp_path_factory) -> Iterator[Web]:
-    """collectstatic, as the image build does, then the compose web command, both with DEBUG off.
-    One per session: every production test module shares it."""
-    tmp = tmp_path_factory.mktemp("web")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # A browser behind the TLS proxy posts with an https Origin; the test's browser talks plain
-    # HTTP to gunicorn, so its origin is trusted the way a deployment trusts a proxy's host.
-    env = production_env(DJANGO_STATIC_ROOT=str(tmp / "static"), DJANGO_CSRF_TRUSTED_ORIGINS=base)
+def collected_static(django_db_setup, tmp_path_factory) -> Path:
+    """collectstatic with DEBUG off, as the image build does: the hashed, compressed files that
+    every gunicorn of the session serves."""
+    root = tmp_path_factory.mktemp("static")
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput"],
         cwd=ROOT,
-        env=env,
+        env=production_env(DJANGO_STATIC_ROOT=str(root)),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert collected.returncode == 0, collected.stderr
+    return root
+
+
+@contextmanager
+def serve_web(
+    *, static_root: Path, log_path: Path, workers: int | None = None, extra_args: tuple[str, ...] = (), **env: str
+) -> Iterator[Web]:
+    """The compose web command (gunicorn, DEBUG off, `.env.example`) on a free port, with `env`
+    on top. `workers` replaces the compose value; `extra_args` are test-only gunicorn flags."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # A browser behind the TLS proxy posts with an https Origin; the test's browser talks plain
+    # HTTP to gunicorn, so its origin is trusted the way a deployment trusts a proxy's host.
+    environment = production_env(DJANGO_STATIC_ROOT=str(static_root), DJANGO_CSRF_TRUSTED_ORIGINS=base, **env)
     argv = local_argv(service_command("web"))
     argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    if workers is not None:
+        argv[argv.index("--workers") + 1] = str(workers)
+    argv += extra_args
 
     def up() -> bool:
         try:
@@ -124,7 +138,15 @@ def web(django_db_setup, tmp_path_factory) -> Iterator[Web]:
         except OSError:
             return False
 
-    with running(argv, env=env, log_path=tmp / "web.log") as proc:
+    with running(argv, env=environment, log_path=log_path) as proc:
         wait_for(up, timeout=60, what="gunicorn (DEBUG off) to serve /admin/login/")
         assert proc.poll() is None
-        yield Web(base=base, log=tmp / "web.log")
+        yield Web(base=base, log=log_path)
+
+
+@pytest.fixture(scope="session")
+def web(collected_static, tmp_path_factory) -> Iterator[Web]:
+    """The compose web command as it is, for the session: every production test module shares it."""
+    log_path = tmp_path_factory.mktemp("web") / "web.log"
+    with serve_web(static_root=collected_static, log_path=log_path) as server:
+        yield server
