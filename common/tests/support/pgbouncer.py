@@ -158,6 +158,16 @@ class PgBouncer:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
+    def restart(self, *, down_seconds: float = 1.0) -> None:
+        """Stop the process (SIGTERM: immediate shutdown, every client and server connection
+        cut) and start it again on the same port and files, as a deploy or a crash loop does."""
+        assert self._process is not None and self.workdir is not None
+        process, self._process = self._process, None
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT)
+        time.sleep(down_seconds)
+        self._launch(self._run_as(), last=True)
+
     def _run_as(self) -> str | None:
         """PgBouncer refuses root: the owner of the server's socket directory, else nobody."""
         if os.geteuid() != 0:

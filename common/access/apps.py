@@ -6,8 +6,9 @@ class AccessConfig(AppConfig):
     lockout (django-axes) and the checks that keep their counts shared between workers."""
 
     default_auto_field = "django.db.models.BigAutoField"
-    name = "access"
+    name = "common.access"
+    label = "access"
     verbose_name = "Access"
 
     def ready(self) -> None:
-        from access import checks, login_log  # noqa: F401 - registers the system checks and the login log
+        from common.access import checks, login_log  # noqa: F401 - registers the system checks and the login log

@@ -8,7 +8,7 @@ from django.test import RequestFactory, override_settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from access.client_ip import MalformedForwardedFor, client_ip, parse_address
+from common.access.client_ip import MalformedForwardedFor, client_ip, parse_address
 
 PEER = "192.0.2.10"
 
