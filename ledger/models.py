@@ -75,6 +75,8 @@ class OperationType(models.TextChoices):
     FUNDING = "FUNDING", "Funding"
     VAULT_DEPOSIT = "VAULT_DEPOSIT", "Vault deposit"
     VAULT_VESTING_RELEASE = "VAULT_VESTING_RELEASE", "Vault vesting release"
+    # Takes back one mistaken release: the money goes back from available to locked.
+    VAULT_VESTING_RELEASE_REVERSAL = "VAULT_VESTING_RELEASE_REVERSAL", "Vault vesting release reversal"
     ADJUSTMENT = "ADJUSTMENT", "Adjustment"
 
 
@@ -173,6 +175,10 @@ class WalletLock(models.Model):
         related_name="released_locks",
         db_index=False,
         db_constraint=False,
+    )
+    # The reversal that locked this money again after its release; `operation` stays the deposit.
+    reversal_operation = models.ForeignKey(
+        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="reversal_locks", db_index=False
     )
     # Set on the remainder lock created when a larger lock is partly released.
     split_from = models.ForeignKey(

@@ -56,11 +56,17 @@ class VestingLot(models.Model):
         db_constraint=False,
     )
     last_released_at = models.DateTimeField(null=True, blank=True)
+    # How many of its releases were reversed: its next release is release number reversal_count + 1,
+    # with its own idempotency key (one per release, never more).
+    reversal_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField()
 
     class Meta:
         db_table = "vault_vesting_lots"
-        permissions = [("release_vestinglot", "Can release matured vesting lots")]
+        permissions = [
+            ("release_vestinglot", "Can release matured vesting lots"),
+            ("reverse_release", "Can reverse releases of vesting lots"),
+        ]
         indexes = [
             # The release job's selection: only pending lots, so its cost does not grow with history.
             models.Index(
@@ -122,20 +128,15 @@ class RunStatus(models.TextChoices):
 GOOD_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.COMPLETED_WITH_ERRORS)
 
 
-class ReleaseRun(models.Model):
-    """One real run of the release job. Dry runs write nothing, so they have no row.
-
-    The RUNNING row is also the run's lease: at most one per (vault, currency, as_of),
-    renewed through `heartbeat_at` by every chunk. A row whose heartbeat is older than
-    the lease is taken over by the next run and marked ABANDONED."""
+class RunRecord(models.Model):
+    """What every run row has (release runs and reversal runs): who started it and how, its
+    lease (`heartbeat_at`, renewed by every chunk and by the run's lease keeper), its status
+    and the counts its committed chunks added, exact after any crash."""
 
     trace_id = models.CharField(max_length=64, unique=True)
-    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="release_runs")
-    as_of = models.DateField()
     currency = models.CharField(max_length=3)
     trigger = models.CharField(max_length=16, choices=ReleaseTrigger.choices)
     actor = models.CharField(max_length=150)
-    selected_lots_count = models.PositiveIntegerField(null=True, blank=True)
     task_id = models.CharField(max_length=64, blank=True)
     # host:pid of the process that runs it: which process to look at, or stop, while it is RUNNING.
     holder = models.CharField(max_length=255, blank=True)
@@ -143,18 +144,43 @@ class ReleaseRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=32, choices=RunStatus.choices, default=RunStatus.RUNNING)
     exit_code = models.SmallIntegerField(null=True, blank=True)
+    # The operations the run wrote: releases for a release run, reversals for a reversal run.
     executed_count = models.PositiveIntegerField(default=0)
     executed_amount = amount_field(default=0)
     errors_count = models.PositiveIntegerField(default=0)
-    locks_closed_count = models.PositiveIntegerField(default=0)
     # The database's clock, like started_at: app servers' clocks may drift.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:
-        db_table = "vault_release_runs"
+        abstract = True
         ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return self.trace_id
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class ReleaseRun(RunRecord):
+    """One real run of the release job. Dry runs write nothing, so they have no row.
+
+    The RUNNING row is also the run's lease: at most one per (vault, currency, as_of),
+    renewed through `heartbeat_at` by every chunk. A row whose heartbeat is older than
+    the lease is taken over by the next run and marked ABANDONED."""
+
+    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="release_runs")
+    as_of = models.DateField()
+    selected_lots_count = models.PositiveIntegerField(null=True, blank=True)
+    locks_closed_count = models.PositiveIntegerField(default=0)
+
+    class Meta(RunRecord.Meta):
+        db_table = "vault_release_runs"
         indexes = [models.Index(fields=["currency", "as_of", "status"], name="release_runs_by_day")]
         constraints = [
             # The run lease: plain rows and statements, so it holds through a transaction pooler.
@@ -165,14 +191,50 @@ class ReleaseRun(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        return self.trace_id
 
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
+class ReversalScope(models.TextChoices):
+    RUN = "run", "A release run"
+    LOTS = "lots", "Selected lots"
+    DAY = "as_of", "A business day"
+
+
+class ReversalRun(RunRecord):
+    """One real run of the reversal service: the releases of exactly one scope (a release
+    run's operations, the current releases of selected lots, or every release operation of
+    one as_of) taken back, each by its own compensating operation. Several may run at once
+    (rows are locked lot by lot, and a reversal's key makes it once-only); a RUNNING row
+    whose heartbeat is older than the lease belonged to a process that died, and the next
+    reversal run marks it ABANDONED."""
+
+    vault = models.ForeignKey(Vault, on_delete=models.PROTECT, related_name="reversal_runs")
+    scope = models.CharField(max_length=8, choices=ReversalScope.choices)
+    release_run = models.ForeignKey(
+        ReleaseRun, null=True, blank=True, on_delete=models.PROTECT, related_name="reversal_runs"
+    )
+    as_of = models.DateField(null=True, blank=True)  # the reversed releases' business date (scope as_of)
+    selected_lots_count = models.PositiveIntegerField(null=True, blank=True)
+    reason = models.TextField()
+    # The lots' new release day: this date, or each lot's deposit day plus vesting_days.
+    release_day = models.DateField(null=True, blank=True)
+    vesting_days = models.PositiveIntegerField(null=True, blank=True)
+    skipped_count = models.PositiveIntegerField(default=0)
+
+    class Meta(RunRecord.Meta):
+        db_table = "vault_reversal_runs"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(release_day__isnull=False, vesting_days__isnull=True)
+                | Q(release_day__isnull=True, vesting_days__isnull=False),
+                name="reversal_run_one_new_day_rule",
+            ),
+            models.CheckConstraint(
+                condition=Q(scope="run", release_run__isnull=False)
+                | Q(scope="lots", selected_lots_count__isnull=False)
+                | Q(scope="as_of", as_of__isnull=False),
+                name="reversal_run_scope_is_set",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="reversal_run_has_a_reason"),
+        ]
 
 
 class LockRepair(models.Model):

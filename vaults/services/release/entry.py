@@ -23,7 +23,7 @@ from vaults.services.release.results import JOB, ReleaseSummary, Tally
 from vaults.services.release.runs import fail_run, finish_run, retrying, take_lease
 from vaults.services.release.selection import Selection, count_selection
 from vaults.services.release.transactions import bounded_transaction, stop_interrupted_query
-from vaults.services.release.writing import plan_dry_run
+from vaults.services.release.writing import ReleaseChunks, plan_dry_run
 
 log = structlog.get_logger("vaults.release")
 
@@ -32,9 +32,10 @@ def new_trace_id(as_of: date) -> str:
     return f"job-avenir-vesting-{as_of:%Y%m%d}-{secrets.token_hex(4)}"
 
 
-def release_idempotency_key(lot_id: int) -> str:
-    """The key of a lot's one release operation (chunk.sql builds the same string)."""
-    return f"avenir-vesting-release:{lot_id}"
+def release_idempotency_key(lot_id: int, reversal_count: int = 0) -> str:
+    """The key of a lot's release number reversal_count + 1 (planning.sql builds the same
+    string): one key per release, so each release happens at most once."""
+    return f"avenir-vesting-release:{lot_id}" + (f":{reversal_count + 1}" if reversal_count else "")
 
 
 def release_matured_lots(
@@ -180,7 +181,7 @@ def _real_run(
     try:
         with LeaseKeeper(ctx.run_id) as keeper:
             selection = retrying(lambda: _count(ctx))
-            run_chunks(ctx, Progress(tally, selection.matured_found, on_progress), keeper)
+            run_chunks(ReleaseChunks(ctx), Progress(tally, selection.matured_found, on_progress), keeper)
         summary = _summarize(ctx, selection, tally)
         finish_run(ctx.run_id, summary)
     except BaseException as exc:  # Ctrl-C and time limits too: the run row says FAILED

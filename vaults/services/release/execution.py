@@ -1,5 +1,5 @@
-"""Running the chunks of a real run: on the caller's connection, or on several
-connections at once.
+"""Running the chunks of a real run (a release, a reversal: any engine of chunks.py): on
+the caller's connection, or on several connections at once.
 
 Each chunk is one transaction on one connection. With several writers, while one
 transaction runs in PostgreSQL another is being sent; only the calling thread merges
@@ -21,13 +21,11 @@ from collections.abc import Callable
 import structlog
 from django.db import connection
 
-from vaults.services.release.context import RunContext
+from vaults.services.release.chunks import ChunkEngine, ChunkLost, Dispatcher, RunFailures, commit_next_chunk
 from vaults.services.release.lease_keeper import LeaseKeeper
 from vaults.services.release.reconnect import committed, wait_for_database
 from vaults.services.release.results import Tally
-from vaults.services.release.selection import RangeDispatcher
 from vaults.services.release.transactions import cancel_session, stop_interrupted_query
-from vaults.services.release.writing import ChunkLost, RunFailures, commit_next_chunk
 
 log = structlog.get_logger("vaults.release")
 
@@ -53,7 +51,7 @@ class Progress:
             self.on_progress(self.done, max(self.done, self.total))
 
 
-def run_chunks(ctx: RunContext, progress: Progress, keeper: LeaseKeeper) -> None:
+def run_chunks(engine: ChunkEngine, progress: Progress, keeper: LeaseKeeper) -> None:
     """Pass 1 claims with SKIP LOCKED, so concurrent runs share the work without waiting.
     A final pass waits for the lots another transaction held, so none is left behind
     silently (those the other run released no longer match and drop out); it is walked
@@ -62,24 +60,24 @@ def run_chunks(ctx: RunContext, progress: Progress, keeper: LeaseKeeper) -> None
     for number in range(MAX_PASSES):
         wait = number > 0
         progress.walk_again.clear()
-        dispatcher = RangeDispatcher(ctx, exclude_lot_ids=frozenset(failures.snapshot()[0]))
-        workers = writer_count(ctx, progress.total - progress.done)
+        dispatcher = engine.dispatcher(failures)
+        workers = writer_count(engine, progress.total - progress.done)
         if workers == 1:
-            _write_alone(ctx, dispatcher, failures, progress, keeper, wait=wait)
+            _write_alone(engine, dispatcher, failures, progress, keeper, wait=wait)
         else:
-            _run_writers(ctx, dispatcher, failures, progress, keeper, wait=wait, workers=workers)
+            _run_writers(engine, dispatcher, failures, progress, keeper, wait=wait, workers=workers)
         if wait and not progress.walk_again.is_set():
             return
     raise RuntimeError(f"lost the database connection in {MAX_PASSES} passes in a row; giving up")
 
 
-def writer_count(ctx: RunContext, remaining: int) -> int:
+def writer_count(engine: ChunkEngine, remaining: int) -> int:
     """More than one connection only for more than one chunk, and outside a caller's
     transaction (other connections could not see its uncommitted rows and would wait
     on its locks)."""
     if connection.in_atomic_block or not connection.get_autocommit():
         return 1
-    return max(1, min(ctx.workers, -(-remaining // ctx.chunk_size)))
+    return max(1, min(engine.workers, -(-remaining // engine.chunk_size)))
 
 
 def recover(lost: ChunkLost, failures: RunFailures, stop: threading.Event | None = None) -> list[tuple[Tally, int]]:
@@ -97,8 +95,8 @@ def recover(lost: ChunkLost, failures: RunFailures, stop: threading.Event | None
 
 
 def _write_alone(
-    ctx: RunContext,
-    dispatcher: RangeDispatcher,
+    engine: ChunkEngine,
+    dispatcher: Dispatcher,
     failures: RunFailures,
     progress: Progress,
     keeper: LeaseKeeper,
@@ -108,7 +106,7 @@ def _write_alone(
     while True:
         keeper.check()
         try:
-            chunk = commit_next_chunk(ctx, dispatcher, failures, wait=wait)
+            chunk = commit_next_chunk(engine, dispatcher, failures, wait=wait)
         except ChunkLost as lost:
             for part in recover(lost, failures):
                 progress.add(*part)
@@ -120,8 +118,8 @@ def _write_alone(
 
 
 def _run_writers(
-    ctx: RunContext,
-    dispatcher: RangeDispatcher,
+    engine: ChunkEngine,
+    dispatcher: Dispatcher,
     failures: RunFailures,
     progress: Progress,
     keeper: LeaseKeeper,
@@ -142,7 +140,7 @@ def _run_writers(
             while not stop.is_set():
                 keeper.check()
                 try:
-                    chunk = commit_next_chunk(ctx, dispatcher, failures, wait=wait)
+                    chunk = commit_next_chunk(engine, dispatcher, failures, wait=wait)
                 except ChunkLost as lost:
                     for part in recover(lost, failures, stop):
                         results.put(part)

@@ -22,15 +22,16 @@ from django.conf import settings
 from django.db import connection
 
 from vaults.exceptions import LeaseLost
-from vaults.services.release.runs import heartbeat
+from vaults.services.release.runs import RUNS, heartbeat
 from vaults.services.release.transactions import describe
 
 log = structlog.get_logger("vaults.release")
 
 
 class LeaseKeeper:
-    def __init__(self, run_id: int, *, interval: float | None = None) -> None:
+    def __init__(self, run_id: int, *, table: str = RUNS, interval: float | None = None) -> None:
         self.run_id = run_id
+        self.table = table
         self.interval = settings.AVENIR_RELEASE_HEARTBEAT_SECONDS if interval is None else interval
         self.lost = threading.Event()
         self.beats = 0
@@ -57,7 +58,7 @@ class LeaseKeeper:
         while not self._stop.wait(self.interval):
             started = time.monotonic()
             try:
-                heartbeat(self.run_id)
+                heartbeat(self.run_id, table=self.table)
                 self.beats += 1
             except LeaseLost:
                 log.warning("lease lost: another run took this run over; stopping", run_id=self.run_id)

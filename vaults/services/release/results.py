@@ -102,8 +102,9 @@ class Tally:
     locks_missing_count: int = 0
     locks_matched_by_fallback: int = 0
     locks_split_count: int = 0
+    skipped_count: int = 0  # a reversal's lots whose release was already reversed
     # Lots that failed in this run: not claimed again. The insufficient ones also keep
-    # counting against their owner's locked balance (see planning.sql).
+    # counting against their owner's balance (see planning.sql).
     failed_lot_ids: set[int] = field(default_factory=set)
     insufficient_lot_ids: set[int] = field(default_factory=set)
     planned: list[PlannedLot] = field(default_factory=list)
@@ -113,7 +114,7 @@ class Tally:
         if not counted:
             self.errors_count += 1
         self.failed_lot_ids.add(error.lot_id)
-        if error.code == "INSUFFICIENT_LOCKED_BALANCE":
+        if error.code.startswith("INSUFFICIENT_"):  # the locked (release) or available (reversal) balance
             self.insufficient_lot_ids.add(error.lot_id)
         if len(self.errors) < MAX_ERRORS_LISTED:
             self.errors.append(error)
@@ -127,6 +128,7 @@ class Tally:
             "locks_missing_count",
             "locks_matched_by_fallback",
             "locks_split_count",
+            "skipped_count",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed_lot_ids |= other.failed_lot_ids

@@ -23,16 +23,17 @@ from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from vaults.exceptions import InvalidRelease, LeaseLost
-from vaults.models import ReleaseRun, RunStatus
+from vaults.models import ReleaseRun, ReversalRun, RunRecord, RunStatus
 from vaults.services.release.context import RunContext
 from vaults.services.release.reconnect import wait_for_database
-from vaults.services.release.results import ReleaseSummary, Tally
+from vaults.services.release.results import ReleaseSummary
 from vaults.services.release.statements import load_sql
 from vaults.services.release.transactions import bounded_transaction, connection_lost
 
 log = structlog.get_logger("vaults.release")
 
 RUNS = ReleaseRun._meta.db_table
+RUN_TABLES = frozenset({RUNS, ReversalRun._meta.db_table})
 T = TypeVar("T")
 
 __all__ = ["LeaseLost", "fail_run", "finish_run", "heartbeat", "renew_lease", "take_lease"]
@@ -118,17 +119,23 @@ def take_lease(ctx: RunContext, *, trigger: str, actor: str, task_id: str, take_
     return Lease(run_id=run_id, abandoned=abandoned)
 
 
-def renew_lease(cursor, run_id: int, tally: Tally | None = None) -> str:
+# The counters a committed chunk adds to its run row (a fixed list: they are spliced into SQL).
+RUN_COUNTERS = frozenset({"executed_count", "executed_amount", "errors_count", "locks_closed_count", "skipped_count"})
+
+
+def renew_lease(cursor, run_id: int, counts: dict | None = None, *, table: str = RUNS) -> str:
     """Add a committed chunk's counts to the run row and renew the heartbeat, in the
     chunk's own transaction: after any crash the row is exact up to the last committed
     chunk. Raises LeaseLost (the chunk then rolls back) when the run lost its lease.
     Returns the transaction's id, to learn later whether it committed."""
-    tally = tally or Tally()
+    counts = counts or {}
+    if not counts.keys() <= RUN_COUNTERS or table not in RUN_TABLES:
+        raise ValueError(f"unknown run table or counters: {table} {sorted(counts)}")
+    added = "".join(f"{column} = {column} + %s, " for column in counts)
     cursor.execute(
-        f"UPDATE {RUNS} SET executed_count = executed_count + %s, executed_amount = executed_amount + %s, "
-        "errors_count = errors_count + %s, locks_closed_count = locks_closed_count + %s, "
-        "heartbeat_at = clock_timestamp() WHERE id = %s AND status = 'RUNNING' RETURNING pg_current_xact_id()::text",
-        [tally.executed_count, tally.executed_amount, tally.errors_count, tally.locks_closed_count, run_id],
+        f"UPDATE {table} SET {added}heartbeat_at = clock_timestamp() "
+        "WHERE id = %s AND status = 'RUNNING' RETURNING pg_current_xact_id()::text",
+        [*counts.values(), run_id],
     )
     row = cursor.fetchone()
     if row is None:
@@ -136,10 +143,10 @@ def renew_lease(cursor, run_id: int, tally: Tally | None = None) -> str:
     return row[0]
 
 
-def heartbeat(run_id: int) -> None:
+def heartbeat(run_id: int, *, table: str = RUNS) -> None:
     """Renew the lease alone, in a short bounded transaction (the lease keeper's beat)."""
     with bounded_transaction() as cursor:
-        renew_lease(cursor, run_id)
+        renew_lease(cursor, run_id, table=table)
 
 
 def finish_run(run_id: int, summary: ReleaseSummary) -> None:
@@ -163,7 +170,7 @@ def finish_run(run_id: int, summary: ReleaseSummary) -> None:
     retrying(statement)
 
 
-def fail_run(run_id: int, exc: BaseException) -> None:
+def fail_run(run_id: int, exc: BaseException, *, model: type[RunRecord] = ReleaseRun) -> None:
     """Record a run that crashed; what its committed chunks released stays released, and
     the row already counts it. Best effort: when the database stays unreachable, the row
     stays RUNNING, its heartbeat stops, and the next run takes it over as ABANDONED."""
@@ -171,7 +178,7 @@ def fail_run(run_id: int, exc: BaseException) -> None:
         return  # inside the caller's transaction, which is being rolled back: nothing can be written now
     try:
         retrying(
-            lambda: ReleaseRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+            lambda: model.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
                 finished_at=Now(),
                 status=RunStatus.FAILED,
                 exit_code=1,

@@ -3,7 +3,8 @@
 -- the locks, so it reads the locked rows as they are now.
 WITH
 claimed AS (
-    SELECT l.id, l.user_id, l.amount, l.released_amount, l.deposit_day, l.release_day, l.source_operation_id
+    SELECT l.id, l.user_id, l.amount, l.released_amount, l.deposit_day, l.release_day, l.source_operation_id,
+           l.reversal_count
       FROM vault_vesting_lots l
      WHERE l.id = ANY(%(claimed_lot_ids)s::bigint[]) AND l.status = 'VESTED' AND l.released_amount < l.amount
 ),
@@ -26,7 +27,7 @@ new_operations AS (
                'lot_id', r.lot_id,
                'as_of', %(as_of)s::text
            ),
-           'avenir-vesting-release:' || r.lot_id, now()
+           r.release_key, now()
       FROM released r
 ),
 new_entries AS (

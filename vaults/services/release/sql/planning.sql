@@ -2,7 +2,8 @@
 -- reports what a real run does. It reads the CTE claimed (the lots) that the
 -- statement defines before it.
 --
--- A lot is released when no release operation exists for it, its owner has both
+-- A lot is released when its release operation does not exist yet (the key of its release
+-- number reversal_count + 1: one key per release, never more), its owner has both
 -- wallets, and the locked balance covers it together with the owner's earlier
 -- selected lots (release_day, id order) and the lots that already failed for that
 -- reason in this run (carry_lot_ids). Once a lot is not covered, neither are the
@@ -12,6 +13,13 @@ carry AS (
       FROM vault_vesting_lots l
      WHERE l.id = ANY(%(carry_lot_ids)s::bigint[]) AND l.status = 'VESTED'
      GROUP BY l.user_id
+),
+-- The key of each lot's next release: the first is the lot's id alone, as it always was; a
+-- lot whose release was reversed is released again under the key of its next number.
+keyed AS (
+    SELECT c.*, 'avenir-vesting-release:' || c.id
+                || CASE WHEN c.reversal_count > 0 THEN ':' || (c.reversal_count + 1) ELSE '' END AS release_key
+      FROM claimed c
 ),
 -- Each table is read by index lookups of exactly the chunk's keys (= ANY of an array), so
 -- the plan stays the same however many other customers, operations and locks exist, and
@@ -30,20 +38,20 @@ direct_locks AS MATERIALIZED (
 released_keys AS MATERIALIZED (
     SELECT o.idempotency_key
       FROM operations o
-     WHERE o.idempotency_key = ANY(ARRAY(SELECT 'avenir-vesting-release:' || c.id FROM claimed c))
+     WHERE o.idempotency_key = ANY(ARRAY(SELECT k.release_key FROM keyed k))
 ),
 candidates AS (
     SELECT c.id AS lot_id, c.user_id, c.amount, c.amount - c.released_amount AS remaining,
-           c.deposit_day, c.release_day, c.source_operation_id,
+           c.deposit_day, c.release_day, c.source_operation_id, c.release_key,
            av.id AS available_id, lk.id AS locked_id, lk.balance AS locked_balance,
            rk.idempotency_key IS NOT NULL AS already_released,
            dl.id AS lock_id, dl.amount AS lock_amount,
            COALESCE(cr.amount, 0) AS carried
-      FROM claimed c
+      FROM keyed c
       LEFT JOIN wallets av ON av.owner_id = c.user_id AND av.kind = 'WALLET_AVAILABLE'
       LEFT JOIN wallets lk ON lk.owner_id = c.user_id AND lk.kind = 'WALLET_LOCKED'
       LEFT JOIN direct_locks dl ON dl.operation_id = c.source_operation_id
-      LEFT JOIN released_keys rk ON rk.idempotency_key = 'avenir-vesting-release:' || c.id
+      LEFT JOIN released_keys rk ON rk.idempotency_key = c.release_key
       LEFT JOIN carry cr ON cr.user_id = c.user_id
 ),
 covered AS (
