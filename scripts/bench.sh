@@ -3,6 +3,7 @@
 # Usage: scripts/bench.sh [--lots 200000] [--history 1000000] [--lots-per-user 10]
 #        scripts/bench.sh audit [--lots 100000]       (the lock audit)
 #        scripts/bench.sh verify [--history 1000000] [--pending 200000]   (verify_ledger)
+#        scripts/bench.sh metrics [--history 1000000] [--pending 200000]  (a /metrics scrape)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -19,6 +20,9 @@ if [ "${1:-}" = "audit" ]; then
 elif [ "${1:-}" = "verify" ]; then
   shift
   python -m benchmarks.verify_benchmark "$@"
+elif [ "${1:-}" = "metrics" ]; then
+  shift
+  python -m benchmarks.metrics_benchmark "$@"
 else
   python -m benchmarks.release_benchmark "$@"
 fi

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts a throwaway embedded PostgreSQL
-# (and Redis), runs ruff and the whole pytest suite against them, then the tests marked
-# `pooler` again through PgBouncer in transaction pooling mode (as production often runs).
+# (and Redis), runs ruff, the alert rules' unit tests (promtool) and the whole pytest suite
+# against them, then the tests marked `pooler` again through PgBouncer in transaction pooling
+# mode (as production often runs).
 # Extra arguments go to pytest (one pass, no ruff), e.g. scripts/test.sh -k release -x;
 # TEST_THROUGH_PGBOUNCER=1 scripts/test.sh -m pooler runs only the pooled pass.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_apt redis-server chromium chromium-driver pgbouncer faketime
+# prometheus: the server and promtool, for the alert rules' tests and the end-to-end test.
+ensure_apt redis-server chromium chromium-driver pgbouncer faketime prometheus
 ensure_venv requirements-dev.txt
 
 trap 'stop_redis; stop_pg' EXIT
@@ -24,6 +26,9 @@ fi
 log "ruff check + format --check"
 ruff check .
 ruff format --check .
+log "promtool: the alert rules and their unit tests (deploy/prometheus/)"
+promtool check rules deploy/prometheus/rules/*.yml
+promtool test rules deploy/prometheus/tests/*.yml
 # Both passes run, so one report shows what failed directly and what only through PgBouncer.
 status=0
 python -m pytest || status=$?

@@ -9,6 +9,7 @@ import environ
 import structlog
 
 from vancelian.database_pooler import configure_for_pooler, database_pooler
+from vancelian.monitoring_settings import check_checkin, check_metrics_token
 from vancelian.release_settings import check_release_limits
 from vancelian.secure_settings import check_production_secret_key, proxy_ssl_header
 
@@ -40,6 +41,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=_PRODUCTION)
 # Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https". Without it, SSL redirect loops there.
 SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[]))
+# Prometheus and the container's probes talk plain HTTP to the app server itself: a redirect
+# to HTTPS would fail them (and protects nothing: the token was already sent).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^health/"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -55,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us: the docs work offline
     "django_celery_beat",
+    "health_check",
     "ledger",
     "vaults",
     "customer_api",
@@ -193,6 +198,16 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_RESULT_EXPIRES = None
 # Keep retrying the broker at startup (compose starts worker and beat with Redis).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Monitoring (docs: README "Monitoring") -------------------------------------
+# /metrics answers only with this bearer token; empty: the endpoint is off (404).
+METRICS_BEARER_TOKEN = check_metrics_token(env.str("METRICS_BEARER_TOKEN", default=""))
+# The dead man's switch: the scheduled release pings <url>/start, <url> or <url>/fail
+# (healthchecks.io's convention); empty: no check-in. Each ping waits at most the timeout.
+AVENIR_RELEASE_CHECKIN_TIMEOUT_SECONDS = env.float("AVENIR_RELEASE_CHECKIN_TIMEOUT_SECONDS", default=5.0)
+AVENIR_RELEASE_CHECKIN_URL = check_checkin(
+    env.str("AVENIR_RELEASE_CHECKIN_URL", default=""), AVENIR_RELEASE_CHECKIN_TIMEOUT_SECONDS
+)
 
 # --- Customer API (customer_api) ------------------------------------------------
 from datetime import timedelta  # noqa: E402 - kept inside the API block it belongs to

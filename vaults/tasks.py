@@ -3,7 +3,9 @@ database schedule (django-celery-beat, see vaults/services/schedule.py); the adm
 `release_selected_avenir_lots` for a selection too large for a web request.
 
 Both read their kwargs strictly (they are JSON, typed by hand in the admin for the
-schedule), call the one release service, verify the ledger after a real run, and log.
+schedule), call the one release service, verify the ledger after a real run (and record
+the result for /metrics), and log. The scheduled one also checks in with the dead man's
+switch (vaults.monitoring.checkin), when one is configured.
 A refusal or a failure is logged, recorded by the service where a run started, and
 re-raised so Celery reports the task as failed; it is never retried.
 """
@@ -17,10 +19,11 @@ from celery import shared_task
 
 from ledger.currencies import check_currency
 from vaults.exceptions import USAGE_ERRORS, InvalidRelease
-from vaults.models import ReleaseTrigger
+from vaults.models import ReleaseTrigger, VerificationTrigger
+from vaults.monitoring.checkin import checked_in
 from vaults.services.release import release_matured_lots
 from vaults.services.schedule import SELECTED_LOTS_TASK_NAME, TASK_NAME
-from vaults.verification import verify_ledger
+from vaults.services.verification_records import verify_and_record
 
 log = structlog.get_logger("vaults.tasks")
 
@@ -56,6 +59,7 @@ def parse_selection_kwargs(*, currency: Any, lot_ids: Any, actor: Any) -> dict[s
 
 
 @shared_task(bind=True, name=TASK_NAME, acks_late=True, ignore_result=True)
+@checked_in  # the dead man's switch: /start, then success or /fail (when a check-in URL is set)
 def release_avenir_vesting(
     self, currency: Any = "AED", as_of: Any = None, dry_run: Any = False, **unknown: Any
 ) -> dict:
@@ -100,7 +104,7 @@ def _release(task, trigger: str, parse: Callable[[], dict[str, Any]], *, shown: 
             log.exception("release task failed", kwargs=repr(shown))
             raise
         if not summary.dry_run and not summary.already_running:
-            _verify_after_release(summary.currency)
+            _verify_after_release(summary.currency, summary.trace_id)
         log_method = log.warning if summary.already_running or summary.exit_code else log.info
         log_method(
             "release task finished",
@@ -120,11 +124,13 @@ def _currency(value: Any) -> str:
     return check_currency(value.upper())
 
 
-def _verify_after_release(currency: str) -> None:
-    """Every ledger invariant, checked after each real release: a violation is logged as an
-    error for the alerting on these logs. It never undoes or fails the release."""
+def _verify_after_release(currency: str, trace_id: str) -> None:
+    """Every ledger invariant, checked after each real release and recorded for /metrics: a
+    violation is logged as an error and alerts. It never undoes or fails the release."""
     try:
-        verification = verify_ledger(currency=currency)
+        verification = verify_and_record(
+            currency=currency, trigger=VerificationTrigger.AFTER_RELEASE, actor="celery", trace_id=trace_id
+        )
     except Exception:
         log.exception("ledger verification could not run after the release", currency=currency)
         return

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.metrics import METRICS_TOKEN
 from vaults.tests.support.stack import ROOT, local_argv, running, service_command, subprocess_env
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,6 +61,7 @@ def production_env(**overrides: str) -> dict[str, str]:
 class Web:
     base: str
     log: Path
+    metrics_token: str = METRICS_TOKEN  # /metrics is on, with this bearer token
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def fetch(url: str, headers: dict[str, str] | None = None) -> Reply:
-    request = urllib.request.Request(url, headers={**BEHIND_TLS, **(headers or {})})
+def fetch(url: str, headers: dict[str, str] | None = None, *, method: str = "GET", tls: bool = True) -> Reply:
+    """One request, redirects not followed; `tls`: as the TLS proxy forwards it (else plain HTTP, as
+    Prometheus and the probes reach the app server)."""
+    request = urllib.request.Request(url, headers={**(BEHIND_TLS if tls else {}), **(headers or {})}, method=method)
     try:
         with _OPENER.open(request, timeout=10) as response:
             return Reply(response.status, dict(response.headers), response.read())
@@ -105,7 +109,9 @@ def web(django_db_setup, tmp_path_factory) -> Iterator[Web]:
     base = f"http://127.0.0.1:{port}"
     # A browser behind the TLS proxy posts with an https Origin; the test's browser talks plain
     # HTTP to gunicorn, so its origin is trusted the way a deployment trusts a proxy's host.
-    env = production_env(DJANGO_STATIC_ROOT=str(tmp / "static"), DJANGO_CSRF_TRUSTED_ORIGINS=base)
+    env = production_env(
+        DJANGO_STATIC_ROOT=str(tmp / "static"), DJANGO_CSRF_TRUSTED_ORIGINS=base, METRICS_BEARER_TOKEN=METRICS_TOKEN
+    )
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput"],
         cwd=ROOT,
