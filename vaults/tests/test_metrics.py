@@ -15,7 +15,7 @@ from vaults.services.release import release_matured_lots, utc_today
 from vaults.tests.factories import DepositFactory, ReleaseRunFactory
 from vaults.tests.support.metrics import METRICS_TOKEN, families, parse_metrics, sample
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.pooler]  # the scrape's snapshot and SET LOCAL, also through PgBouncer
 
 STATUSES = ("SUCCEEDED", "COMPLETED_WITH_ERRORS", "FAILED", "ABANDONED")
 
