@@ -8,7 +8,8 @@ abandoned) and as many ledger verification records. After a VACUUM ANALYZE it ti
 - the selector (vaults.selectors.release_metrics: one READ ONLY snapshot);
 - the view through Django's test client (selector + text encoding + token check);
 - a real scrape over HTTP: gunicorn with DEBUG off (the compose web command, one worker),
-  as Prometheus scrapes it;
+  as Prometheus scrapes it, with a new database connection per request (DATABASE_CONN_MAX_AGE=0,
+  the default) and with persistent ones (60);
 - the plain-SQL reference (reference_metrics.sql): the same facts in one statement.
 
 Run it through scripts/bench.sh, which starts a throwaway PostgreSQL:
@@ -98,12 +99,13 @@ def timings(fn: Callable[[], object], repeat: int) -> dict:
     }
 
 
-def gunicorn_scrape(token: str, repeat: int) -> dict:
-    """The compose web command (one worker), scraped over HTTP with the token."""
+def gunicorn_scrape(token: str, repeat: int, *, conn_max_age: int) -> dict:
+    """The compose web command (one worker), scraped over HTTP with the token. With
+    DATABASE_CONN_MAX_AGE=0 (.env.example) each scrape also opens its database connection."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "METRICS_BEARER_TOKEN": token, "DJANGO_SECURE_SSL_REDIRECT": "false"}
+    env = {**os.environ, "METRICS_BEARER_TOKEN": token, "DATABASE_CONN_MAX_AGE": str(conn_max_age)}
     argv = [sys.executable, "-m", "gunicorn", "vancelian.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"})
@@ -173,7 +175,8 @@ def main(history: int, pending: int, overdue: int, runs: int, lots_per_user: int
         "selector": timings(release_metrics, repeat),
         "view (test client)": timings(view, repeat),
         "plain-SQL reference": timings(lambda: fetch_rows(reference_sql, {"lease_seconds": lease}), repeat),
-        "scrape over HTTP (gunicorn)": gunicorn_scrape(token, repeat),
+        "HTTP scrape, gunicorn": gunicorn_scrape(token, repeat, conn_max_age=0),
+        "HTTP scrape, CONN_MAX_AGE=60": gunicorn_scrape(token, repeat, conn_max_age=60),
     }
     print()
     print(f"{'phase':<30}{'min ms':>9}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")

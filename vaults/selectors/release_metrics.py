@@ -5,7 +5,7 @@ Every process (the command line, the Celery worker, the admin in gunicorn) write
 rows, so whichever gunicorn worker answers a scrape reports the same truth. Coverage,
 overdue lots, abandoned and stuck runs come from vaults.selectors.runs, shared with
 `avenir_schedule_status`. One REPEATABLE READ, READ ONLY snapshot, with a statement
-timeout so a slow database never piles scrapes up.
+timeout so a slow database never piles scrapes up, and no parallel workers.
 """
 
 from dataclasses import dataclass
@@ -66,7 +66,13 @@ def release_metrics(*, now: datetime | None = None) -> ReleaseMetrics:
     """The metrics of every AVENIR vault, in one consistent snapshot."""
     with read_only_transaction():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(SCRAPE_STATEMENT_TIMEOUT_MS)])
+            # Bounded, and serial: every query reads a few rows through an index, where starting
+            # parallel workers would cost more than the whole scrape.
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true),"
+                " set_config('max_parallel_workers_per_gather', '0', true)",
+                [str(SCRAPE_STATEMENT_TIMEOUT_MS)],
+            )
         now = (now or database_now()).astimezone(UTC)
         currencies = Vault.objects.filter(code=AVENIR_CODE).order_by("currency").values_list("currency", flat=True)
         return ReleaseMetrics(
