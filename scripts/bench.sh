@@ -9,6 +9,7 @@
 #        scripts/bench.sh --compare REV [--pg 15] [--lots 200000] [--history 0] [--rounds 3]
 #                                  (this checkout's release beside REV's, on the same data)
 #        scripts/bench.sh throttle [--users 20] [--rounds 100]   (the API's rate limits, on Redis)
+#        scripts/bench.sh metrics [--history 1000000] [--pending 200000]  (a /metrics scrape)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -49,6 +50,9 @@ elif [ "${1:-}" = "--compare" ]; then
 elif [ "${1:-}" = "throttle" ]; then
   shift
   python -m benchmarks.throttle_benchmark "$@"
+elif [ "${1:-}" = "metrics" ]; then
+  shift
+  python -m benchmarks.metrics_benchmark "$@"
 else
   python -m benchmarks.release_benchmark "$@"
 fi

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts a throwaway embedded PostgreSQL 18
-# (and Redis), runs ruff and the whole pytest suite against them, then the tests marked
-# `pooler` again through PgBouncer in transaction pooling mode (as production often runs),
-# then the ledger, release, run lifecycle and API tests again on a throwaway PostgreSQL 15
-# (Debian's package): the oldest and the newest supported versions.
+# (and Redis), runs ruff, the alert rules' unit tests (promtool) and the whole pytest suite
+# against them (the chaos suite included, at 20,000 lots), then the tests marked `pooler` again
+# through PgBouncer in transaction pooling mode (as production often runs), then the ledger,
+# release, run lifecycle and API tests again on a throwaway PostgreSQL 15 (Debian's package):
+# the oldest and the newest supported versions.
 # Extra arguments go to pytest (one pass, no ruff), e.g. scripts/test.sh -k release -x;
 # TEST_THROUGH_PGBOUNCER=1 scripts/test.sh -m pooler runs only the pooled pass;
 # TEST_PG=15 scripts/test.sh -k release runs the one pass on PostgreSQL 15.
@@ -11,7 +12,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_apt redis-server chromium chromium-driver pgbouncer faketime postgresql-15
+# prometheus: the server and promtool, for the alert rules' tests and the end-to-end test.
+ensure_apt redis-server chromium chromium-driver pgbouncer faketime postgresql-15 prometheus
 ensure_venv requirements-dev.txt
 
 # Durability off: a throwaway server for tests only (the benchmark keeps it on).
@@ -51,6 +53,9 @@ fi
 log "ruff check + format --check"
 ruff check .
 ruff format --check .
+log "promtool: the alert rules and their unit tests (deploy/prometheus/)"
+promtool check rules deploy/prometheus/rules/*.yml
+promtool test rules deploy/prometheus/tests/*.yml
 # Every pass runs, so one report shows what failed directly, only through PgBouncer, or only on 15.
 status=0
 python -m pytest || status=$?

@@ -12,6 +12,7 @@ import structlog
 from vancelian.access_settings import cache_settings, cache_url, positive, throttle_rate, trusted_proxy_count
 from vancelian.database_engine import use_project_backend
 from vancelian.database_pooler import configure_for_pooler, database_pooler
+from vancelian.monitoring_settings import check_checkin, check_metrics_token
 from vancelian.release_settings import check_release_limits
 from vancelian.secure_settings import check_production_secret_key, proxy_ssl_header
 
@@ -43,6 +44,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=_PRODUCTION)
 # Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https". Without it, SSL redirect loops there.
 SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[]))
+# Prometheus and the container's probes talk plain HTTP to the app server itself: a redirect
+# to HTTPS would fail them (and protects nothing: the token was already sent).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^health/"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -60,6 +64,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",  # the admin login lockout
     "common.access",
+    "health_check",
     "ledger",
     "vaults",
     "customer_api",
@@ -230,6 +235,16 @@ CACHES = {"default": cache_settings(cache_url(configured=env.str("CACHE_URL", de
 # cannot be trusted); N: the N-th address from its right is the client's (common/access/client_ip.py).
 # The one rule for the admin lockout and the API's throttles.
 TRUSTED_PROXY_COUNT = trusted_proxy_count(env.int("TRUSTED_PROXY_COUNT", default=0))
+
+# --- Monitoring (docs: README "Monitoring") -------------------------------------
+# /metrics answers only with this bearer token; empty: the endpoint is off (404).
+METRICS_BEARER_TOKEN = check_metrics_token(env.str("METRICS_BEARER_TOKEN", default=""))
+# The dead man's switch: the scheduled release pings <url>/start, <url> or <url>/fail
+# (healthchecks.io's convention); empty: no check-in. Each ping waits at most the timeout.
+AVENIR_RELEASE_CHECKIN_TIMEOUT_SECONDS = env.float("AVENIR_RELEASE_CHECKIN_TIMEOUT_SECONDS", default=5.0)
+AVENIR_RELEASE_CHECKIN_URL = check_checkin(
+    env.str("AVENIR_RELEASE_CHECKIN_URL", default=""), AVENIR_RELEASE_CHECKIN_TIMEOUT_SECONDS
+)
 
 # --- Admin login lockout (django-axes) -----------------------------------------
 # After this many failed logins for one username, or from one client address, logins are

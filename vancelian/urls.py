@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/v1/", include("customer_api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("vaults.monitoring.urls")),  # /metrics, /health/live/, /health/ready/
 ]

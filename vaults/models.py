@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 
 from ledger.models import Operation, amount_field
 
@@ -254,3 +255,42 @@ class LockRepair(models.Model):
 
     def __str__(self) -> str:
         return f"repair {self.trace_id}: lock {self.lock_id} of lot {self.lot_id}"
+
+
+class VerificationTrigger(models.TextChoices):
+    AFTER_RELEASE = "after_release", "After a release"
+    CLI = "cli", "Command line"
+
+
+class LedgerVerificationRecord(models.Model):
+    """The result of one verify_ledger, kept so that monitoring exports the last one per
+    currency (`avenir_ledger_verification_*`): the Celery worker records one after each
+    real release, `manage.py verify_ledger` one per call (unless --no-record)."""
+
+    # The database's clock, like the run rows: app servers' clocks may drift.
+    checked_at = models.DateTimeField(db_default=Now())
+    currency = models.CharField(max_length=3, blank=True)  # "": every currency was checked
+    ok = models.BooleanField()
+    violations = models.PositiveIntegerField()
+    failed_checks = models.JSONField(default=list, blank=True)  # the names of the failing checks
+    seconds = models.FloatField()
+    trigger = models.CharField(max_length=16, choices=VerificationTrigger.choices)
+    actor = models.CharField(max_length=150, blank=True)
+    trace_id = models.CharField(max_length=64, blank=True)  # the release run it followed, if any
+
+    class Meta:
+        db_table = "vault_ledger_verifications"
+        verbose_name = "ledger verification"
+        ordering = ["-checked_at", "-id"]
+        indexes = [models.Index(F("checked_at").desc(), F("id").desc(), name="ledger_verifications_newest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ok=True, violations=0) | Q(ok=False, violations__gt=0),
+                name="ledger_verification_ok_iff_clean",
+            ),
+            models.CheckConstraint(condition=Q(seconds__gte=0), name="ledger_verification_seconds_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        verdict = "clean" if self.ok else f"{self.violations} violation(s)"
+        return f"verify_ledger {self.currency or 'all currencies'} {self.checked_at:%Y-%m-%d %H:%M:%S}: {verdict}"

@@ -4,7 +4,9 @@ vaults/services/schedule.py); the admin sends `release_selected_avenir_lots` for
 selection too large for a web request.
 
 They read their kwargs strictly (they are JSON, typed by hand in the admin for the
-schedule), call the one release service, verify the ledger after a real run, and log.
+schedule), call the one release service, verify the ledger after a real run (and record
+the result for /metrics), and log. The scheduled one also checks in with the dead man's
+switch (vaults.monitoring.checkin), when one is configured.
 A refusal is logged and re-raised so Celery reports the task as failed. A run that
 loses its database for longer than it waits (AVENIR_RELEASE_RECONNECT_SECONDS) is
 retried with backoff, for the same day. The daily task also comes back when it finds a
@@ -22,7 +24,8 @@ from django.conf import settings
 
 from ledger.currencies import check_currency
 from vaults.exceptions import USAGE_ERRORS, InvalidRelease, LeaseLost
-from vaults.models import GOOD_RUN_STATUSES, ReleaseRun, ReleaseTrigger
+from vaults.models import GOOD_RUN_STATUSES, ReleaseRun, ReleaseTrigger, VerificationTrigger
+from vaults.monitoring.checkin import checked_in
 from vaults.selectors import get_vault, pending_lots
 from vaults.services.release import release_matured_lots, utc_today
 from vaults.services.release.catch_up import catch_up_release
@@ -30,7 +33,7 @@ from vaults.services.release.clock import database_now
 from vaults.services.release.runs import live_lease
 from vaults.services.release.transactions import connection_lost, describe
 from vaults.services.schedule import CATCH_UP_TASK_NAME, SELECTED_LOTS_TASK_NAME, TASK_NAME
-from vaults.verification import verify_ledger
+from vaults.services.verification_records import verify_and_record
 
 log = structlog.get_logger("vaults.tasks")
 
@@ -77,6 +80,7 @@ def parse_catch_up_kwargs(*, currency: Any, unknown: dict[str, Any]) -> str:
 
 
 @shared_task(bind=True, name=TASK_NAME, acks_late=True, ignore_result=True, max_retries=MAX_RETRIES)
+@checked_in  # the dead man's switch: /start, then success or /fail (when a check-in URL is set)
 def release_avenir_vesting(
     self, currency: Any = "AED", as_of: Any = None, dry_run: Any = False, **unknown: Any
 ) -> dict:
@@ -141,14 +145,14 @@ def _release(task, trigger: str, parse: Callable[[], dict[str, Any]], *, shown: 
                 options["as_of"] = options["as_of"] or utc_today()  # fixed for any retry
                 if _day_released(options["currency"], options["as_of"]):
                     log.info("release task: the day is already released; nothing to do", **_day(options))
-                    return {"action": "nothing_to_do", **_day(options)}
+                    return {"action": "nothing_to_do", **_day(options), "exit_code": 0}
             summary = release_matured_lots(**options, trigger=trigger, task_id=task_id)
         except USAGE_ERRORS as exc:
             log.error("release task refused", error=str(exc), kwargs=repr(shown))
             raise
         except LeaseLost as exc:
             log.warning("release task stopped: another run took over", error=str(exc))
-            return {"action": "taken_over", "error": str(exc)}
+            return {"action": "taken_over", "error": str(exc), "exit_code": 0}  # the other run finishes the day
         except Exception as exc:
             if connection_lost(exc):
                 log.error("release task lost the database; retrying", error=describe(exc), **_day(options))
@@ -163,7 +167,7 @@ def _release(task, trigger: str, parse: Callable[[], dict[str, Any]], *, shown: 
 
 def _after_release(summary) -> None:
     if not summary.dry_run and not summary.already_running:
-        _verify_after_release(summary.currency)
+        _verify_after_release(summary.currency, summary.trace_id)
     log_method = log.warning if summary.already_running or summary.exit_code else log.info
     log_method(
         "release task finished",
@@ -221,11 +225,13 @@ def _currency(value: Any) -> str:
     return check_currency(value.upper())
 
 
-def _verify_after_release(currency: str) -> None:
-    """Every ledger invariant, checked after each real release: a violation is logged as an
-    error for the alerting on these logs. It never undoes or fails the release."""
+def _verify_after_release(currency: str, trace_id: str) -> None:
+    """Every ledger invariant, checked after each real release and recorded for /metrics: a
+    violation is logged as an error and alerts. It never undoes or fails the release."""
     try:
-        verification = verify_ledger(currency=currency)
+        verification = verify_and_record(
+            currency=currency, trigger=VerificationTrigger.AFTER_RELEASE, actor="celery", trace_id=trace_id
+        )
     except Exception:
         log.exception("ledger verification could not run after the release", currency=currency)
         return

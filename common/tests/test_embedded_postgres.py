@@ -1,8 +1,6 @@
 """The embedded PostgreSQL: the CLI the scripts use, and the Django backend of a checkout
 without DATABASE_URL. Each test starts its own server in a temporary folder."""
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +10,8 @@ import pytest
 from django.db.utils import ConnectionHandler
 
 from common.database_url import database_url
-from common.embedded_postgres import CHECKOUT, django_database, running_socket_dir, stop_server
+from common.embedded_postgres import django_database, running_socket_dir, stop_server
+from common.tests.support.embedded_postgres import cli
 
 
 @pytest.fixture
@@ -20,18 +19,6 @@ def pgdata(tmp_path: Path) -> Iterator[Path]:
     data = tmp_path / "data"
     yield data
     stop_server(data, mode="immediate")
-
-
-def cli(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "common.embedded_postgres", *args],
-        cwd=CHECKOUT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def connect(url: str) -> psycopg.Connection:

@@ -3,7 +3,8 @@
 - lots: the vesting lots list, with the unlock forecast page;
 - release_action: the bulk release of selected lots (confirmation, then the release service);
 - lock_audit: the lock audit page and its one repair;
-- runs: the release run history (with each run's summary) and the lock repair history.
+- runs: the release run history (with each run's summary) and the lock repair history;
+- verifications: the ledger verification history (what /metrics exports the newest of).
 
 The admin only parses, confirms, calls a service and reports: money moves through
 vaults.services.release.release_matured_lots, locks are repaired through
@@ -12,5 +13,6 @@ vaults.services.repair, findings come from vaults.selectors.lock_audit. Template
 
 from vaults.admin.lots import VestingLotAdmin
 from vaults.admin.runs import LockRepairAdmin, ReleaseRunAdmin
+from vaults.admin.verifications import LedgerVerificationRecordAdmin
 
-__all__ = ["LockRepairAdmin", "ReleaseRunAdmin", "VestingLotAdmin"]
+__all__ = ["LedgerVerificationRecordAdmin", "LockRepairAdmin", "ReleaseRunAdmin", "VestingLotAdmin"]

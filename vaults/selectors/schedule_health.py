@@ -7,19 +7,30 @@ Each signal is reported on its own, so one problem never hides another:
 - runs ABANDONED since the last good run (a worker died mid-run);
 - runs stuck RUNNING past their lease (dead, not yet taken over);
 - a warning, not an alert: lots that failed in the last two finished runs in a row.
+
+The facts themselves (coverage, overdue lots, abandoned and stuck runs) come from
+vaults.selectors.runs, which /metrics reads too.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Min, Q, Sum
 from kombu.utils.json import loads
 
 from ledger.currencies import format_amount
-from vaults.models import GOOD_RUN_STATUSES, LotStatus, ReleaseRun, RunStatus, VestingLot
+from vaults.models import ReleaseRun
+from vaults.selectors.runs import (
+    Overdue,
+    abandoned_since_last_good,
+    covering_runs,
+    good_full_runs,
+    last_good_run,
+    overdue_lots,
+    runs_of,
+    stuck_runs,
+)
 from vaults.services.release.clock import database_now
 from vaults.services.schedule import (
     CATCH_UP_NAME,
@@ -89,20 +100,6 @@ class RunInfo:
             "executed_count": self.executed_count,
             "errors_count": self.errors_count,
             "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class Overdue:
-    count: int
-    amount: Decimal
-    oldest_release_day: date | None
-
-    def to_json(self, currency: str) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "amount": format_amount(self.amount, currency),
-            "oldest_release_day": self.oldest_release_day.isoformat() if self.oldest_release_day else None,
         }
 
 
@@ -223,11 +220,9 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
             )
         )
 
-    runs = ReleaseRun.objects.filter(currency=currency)
-    good_full = runs.filter(selected_lots_count__isnull=True, status__in=GOOD_RUN_STATUSES)
-    finished_full = good_full.order_by("-started_at")
-    last_good = good_full.order_by("-as_of", "-started_at").first()
-    covered = last_good is not None and last_good.as_of >= required_day
+    runs = runs_of(currency=currency)
+    last_good = last_good_run(currency=currency)
+    covered = covering_runs(currency=currency, day=required_day).exists()
     if not covered:
         alerts.append(
             Alert(
@@ -237,7 +232,7 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
             )
         )
 
-    overdue = _overdue(currency, today)
+    overdue = overdue_lots(currency=currency, today=today)
     if overdue.count:
         alerts.append(
             Alert(
@@ -247,10 +242,7 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
             )
         )
 
-    last_finished = finished_full.first()
-    abandoned = runs.filter(status=RunStatus.ABANDONED)
-    if last_finished is not None:
-        abandoned = abandoned.filter(started_at__gt=last_finished.started_at)
+    abandoned = abandoned_since_last_good(currency=currency)
     abandoned_runs = tuple(RunInfo.of(run) for run in abandoned.order_by("-started_at")[:LISTED])
     if abandoned_runs:
         alerts.append(
@@ -262,11 +254,9 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
         )
 
     lease = timedelta(seconds=settings.AVENIR_RELEASE_LEASE_SECONDS)
-    stuck = runs.filter(status=RunStatus.RUNNING).filter(
-        Q(heartbeat_at__lt=now - lease) | Q(heartbeat_at__isnull=True, started_at__lt=now - lease)
-    )
-    stuck_runs = tuple(RunInfo.of(run) for run in stuck.order_by("-started_at")[:LISTED])
-    if stuck_runs:
+    stuck = stuck_runs(currency=currency, now=now)
+    stuck_listed = tuple(RunInfo.of(run) for run in stuck.order_by("-started_at")[:LISTED])
+    if stuck_listed:
         alerts.append(
             Alert(
                 "STUCK_RUNS",
@@ -275,7 +265,7 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
             )
         )
 
-    repeated = _repeated_failures(list(finished_full[:2]))
+    repeated = _repeated_failures(list(good_full_runs(currency=currency).order_by("-started_at")[:2]))
     warnings = []
     if repeated:
         warnings.append(
@@ -302,19 +292,11 @@ def schedule_health(*, now: datetime | None = None) -> ScheduleHealth:
         covered=covered,
         overdue=overdue,
         abandoned_runs=abandoned_runs,
-        stuck_runs=stuck_runs,
+        stuck_runs=stuck_listed,
         repeated_failures=repeated,
         alerts=tuple(alerts),
         warnings=tuple(warnings),
     )
-
-
-def _overdue(currency: str, today: date) -> Overdue:
-    """Through the pending-lots index: its cost follows the backlog, not the history."""
-    row = VestingLot.objects.filter(currency=currency, status=LotStatus.VESTED, release_day__lt=today).aggregate(
-        count=Count("id"), amount=Sum(F("amount") - F("released_amount")), oldest=Min("release_day")
-    )
-    return Overdue(count=row["count"], amount=row["amount"] or Decimal(0), oldest_release_day=row["oldest"])
 
 
 def _repeated_failures(last_two: list[ReleaseRun]) -> tuple[RepeatedFailure, ...]:

@@ -10,11 +10,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from django.core.management import get_commands
 from django_celery_beat.models import PeriodicTask
 
 from vaults.services.schedule import SCHEDULE_NAME
 from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.production import env_example, free_port
 from vaults.tests.support.stack import ROOT, compose, local_argv, running, service_command, subprocess_env
 
 APP_SERVICES = ("web", "worker", "beat")
@@ -117,3 +119,52 @@ def test_the_web_service_command_serves_the_admin(tmp_path):
         status = wait_for(login_page, timeout=30, what="gunicorn to serve /admin/login/")
         assert web.poll() is None
     assert status == 200
+
+
+def test_the_monitoring_profile_adds_prometheus_with_the_shipped_rules():
+    spec = compose()
+    prometheus = spec["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]  # `docker compose up` alone does not start it
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    # The token reaches Prometheus as a file, from the same variable the web service reads.
+    assert prometheus["secrets"] == ["metrics_token"]
+    assert spec["secrets"]["metrics_token"] == {"environment": "METRICS_BEARER_TOKEN"}
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    [job] = scrape["scrape_configs"]
+    assert job["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
+    assert job["static_configs"] == [{"targets": ["web:8000"]}]
+    # Prometheus scrapes with Host "web": allowed by default in compose and in .env.example.
+    assert "web" in environment(spec["x-app"])["DJANGO_ALLOWED_HOSTS"].split(":-")[1].rstrip("}").split(",")
+    assert "web" in env_example()["DJANGO_ALLOWED_HOSTS"].split(",")
+    # The server version the tests run (Debian's package) is the image's.
+    version = subprocess.run(["prometheus", "--version"], capture_output=True, text=True, timeout=30)
+    debian = re.search(r"version (\d+\.\d+\.\d+)", version.stdout + version.stderr).group(1)
+    assert prometheus["image"] == f"prom/prometheus:v{debian}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_services_healthchecks_pass_against_a_ready_stack(web):
+    """The web healthcheck (readiness over HTTP) against gunicorn, and the worker's and beat's
+    (the readiness checks in a fresh process) against the test database and broker."""
+    services = compose()["services"]
+    web_check = services["web"]["healthcheck"]["test"]
+    assert web_check[0] == "CMD" and "/health/ready/" in web_check[-1]
+    probe = web_check[-1].replace("http://127.0.0.1:8000", web.base)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+
+    for name in ("worker", "beat"):
+        test = services[name]["healthcheck"]["test"]
+        assert test[:2] == ["CMD", "python"], name
+        done = subprocess.run(
+            local_argv(test[1:]), cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Migrations(alias='default'): OK" in done.stdout and "Redis(" in done.stdout
+
+    # And a broker that is down makes them fail.
+    env = {**subprocess_env(), "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    test = services["worker"]["healthcheck"]["test"]
+    done = subprocess.run(local_argv(test[1:]), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Unavailable" in done.stdout

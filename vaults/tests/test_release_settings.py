@@ -2,22 +2,14 @@
 over, or a bound that makes no sense, stops every command at start with one line (exit 2)."""
 
 import subprocess
-import sys
 
 import pytest
 
-from vaults.tests.support.stack import ROOT, subprocess_env
+from vaults.tests.support.stack import run_manage
 
 
 def manage_with(**env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "release_avenir_vesting", "--dry-run"],
-        cwd=ROOT,
-        env={**subprocess_env(), **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_manage("release_avenir_vesting", "--dry-run", **env)
 
 
 @pytest.mark.parametrize(

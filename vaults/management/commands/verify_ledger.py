@@ -1,12 +1,15 @@
-"""python manage.py verify_ledger [--currency AED] [--json]
+"""python manage.py verify_ledger [--currency AED] [--json] [--no-record]
 
 Every ledger invariant, for monitoring: balanced operations, account balances equal to their
 entries, no negative user wallet, WALLET_LOCKED balances equal to the ACTIVE wallet locks,
 and the ACTIVE AVENIR locks equal to the unreleased lots (vaults.verification).
 Stdout: the report (text, or one JSON document with --json). Exit codes: 0 clean, 1 a
-violation, 2 bad usage. It reads in one READ ONLY snapshot and changes nothing.
+violation, 2 bad usage. It reads in one READ ONLY snapshot and moves no money; then it records
+its result (vault_ledger_verifications, exported by /metrics) unless --no-record, e.g. on a
+read-only replica.
 """
 
+import getpass
 import json
 
 from django.core.management.base import CommandError
@@ -14,6 +17,8 @@ from django.core.management.base import CommandError
 from common.commands import DocumentedCommand
 from ledger.exceptions import LedgerError
 from ledger.verification import DEFAULT_MAX_EXAMPLES
+from vaults.models import VerificationTrigger
+from vaults.services.verification_records import verify_and_record
 from vaults.verification import verify_ledger
 
 
@@ -34,13 +39,26 @@ class Command(DocumentedCommand):
             default=DEFAULT_MAX_EXAMPLES,
             help=f"violations listed per check; counts are always exact (default: {DEFAULT_MAX_EXAMPLES})",
         )
+        parser.add_argument(
+            "--no-record",
+            action="store_true",
+            help="write nothing: do not record the result for monitoring (e.g. on a read-only replica)",
+        )
 
     def handle(self, *args, **options):
         currency = options["currency"].upper() if options["currency"] else None
         if options["max_examples"] < 0:
             raise CommandError("--max-examples must be >= 0", returncode=2)
         try:
-            result = verify_ledger(currency=currency, max_examples=options["max_examples"])
+            if options["no_record"]:
+                result = verify_ledger(currency=currency, max_examples=options["max_examples"])
+            else:
+                result = verify_and_record(
+                    currency=currency,
+                    max_examples=options["max_examples"],
+                    trigger=VerificationTrigger.CLI,
+                    actor=f"cli:{getpass.getuser()}",
+                )
         except LedgerError as exc:  # an unknown currency
             raise CommandError(str(exc), returncode=2) from exc
         if options["json"]:

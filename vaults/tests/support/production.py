@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.metrics import METRICS_TOKEN
 from vaults.tests.support.stack import ROOT, local_argv, running, service_command, subprocess_env
 
 CHROMIUM = "/usr/bin/chromium"
@@ -62,6 +63,7 @@ def production_env(**overrides: str) -> dict[str, str]:
 class Web:
     base: str
     log: Path
+    metrics_token: str = METRICS_TOKEN  # /metrics is on, with this bearer token
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def fetch(url: str, headers: dict[str, str] | None = None) -> Reply:
-    request = urllib.request.Request(url, headers={**BEHIND_TLS, **(headers or {})})
+def fetch(url: str, headers: dict[str, str] | None = None, *, method: str = "GET", tls: bool = True) -> Reply:
+    """One request, redirects not followed; `tls`: as the TLS proxy forwards it (else plain HTTP, as
+    Prometheus and the probes reach the app server)."""
+    request = urllib.request.Request(url, headers={**(BEHIND_TLS if tls else {}), **(headers or {})}, method=method)
     try:
         with _OPENER.open(request, timeout=10) as response:
             return Reply(response.status, dict(response.headers), response.read())
@@ -148,5 +152,5 @@ def serve_web(
 def web(collected_static, tmp_path_factory) -> Iterator[Web]:
     """The compose web command as it is, for the session: every production test module shares it."""
     log_path = tmp_path_factory.mktemp("web") / "web.log"
-    with serve_web(static_root=collected_static, log_path=log_path) as server:
+    with serve_web(static_root=collected_static, log_path=log_path, METRICS_BEARER_TOKEN=METRICS_TOKEN) as server:
         yield server

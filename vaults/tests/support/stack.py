@@ -60,6 +60,18 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`python manage.py ARGS` in a subprocess on the test database, with `env` on top."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**subprocess_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @contextmanager
 def running(argv: list[str], *, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
     """Start a process in its own process group; always stop that group at the end."""
