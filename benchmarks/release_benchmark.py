@@ -36,19 +36,37 @@ def setup_django() -> None:
 def phase(name: str, as_of: date, workers: int) -> dict:
     """One measured phase, in this process."""
     setup_django()
+    from django.conf import settings
     from django.db import connection
 
     from vaults.selectors import get_vault
     from vaults.services.release import release_matured_lots
 
     started = time.perf_counter()
-    if name.startswith("reference"):
+    if name == "reverse":
+        from vaults.models import ReleaseRun, RunStatus
+        from vaults.services.reversal import reverse_releases
+
+        released = ReleaseRun.objects.filter(as_of=as_of, status=RunStatus.SUCCEEDED, executed_count__gt=0)
+        run = released.order_by("-started_at").first()  # not the replay, which released nothing
+        started = time.perf_counter()
+        summary = reverse_releases(
+            run_id=run.pk, reason="benchmark", vesting_days=settings.AVENIR_VESTING_DAYS + 30, workers=workers
+        )
+        executed, skipped, errors = summary.reversed_count, summary.skipped_count, summary.errors_count
+    elif name.startswith("reference"):
         from benchmarks.reference import release
         from vaults.services.release.context import RunContext
 
         vault = get_vault(currency="AED")
         ctx = RunContext(
-            vault=vault, as_of=as_of, trace_id="", dry_run=False, lot_ids=None, chunk_size=1000, workers=workers
+            vault=vault,
+            as_of=as_of,
+            trace_id="",
+            dry_run=False,
+            lot_ids=None,
+            chunk_size=settings.AVENIR_RELEASE_CHUNK_SIZE,  # the engine's own
+            workers=workers,
         )
         executed = release(database_url(connection.settings_dict), ctx, connections=workers)
         skipped = errors = 0
@@ -198,6 +216,15 @@ def main(lots: int, history: int, lots_per_user: int) -> None:
     # The replay of the released day, on a database whose day a real run released.
     sql("VACUUM ANALYZE", copies["real", 2])
     results.append(run_phase("replay", today, database=copies["real", 2], workers=2))
+    # Each real run's releases reversed, then (its new release day come: moved to today here)
+    # released again, on the database that run released.
+    for workers in (1, 2):
+        database = copies["real", workers]
+        measured["reverse", workers] = run_phase("reverse", today, database=database, workers=workers)
+        sql(f"UPDATE vault_vesting_lots SET release_day = '{today}' WHERE reversal_count > 0", database)
+        sql("VACUUM ANALYZE", database)
+        measured["rerelease", workers] = run_phase("rerelease", today, database=database, workers=workers)
+        results += [measured["reverse", workers], measured["rerelease", workers]]
     for database in copies.values():
         sql(f'DROP DATABASE IF EXISTS "{database}"', "postgres")
     print()
@@ -219,6 +246,12 @@ def main(lots: int, history: int, lots_per_user: int) -> None:
             f"{engine['lots_per_s']} / {ceiling['lots_per_s']} lots/s"
             f" = {ratio:.2f}x"
         )
+    for workers in (1, 2):
+        release, reversal, again = (measured[kind, workers]["lots_per_s"] for kind in ("real", "reverse", "rerelease"))
+        print(
+            f"reversal / release, {workers} connection(s): {reversal} / {release} lots/s = {reversal / release:.2f}x;"
+            f" released again after it: {again} lots/s = {again / release:.2f}x"
+        )
 
 
 if __name__ == "__main__":
@@ -227,7 +260,9 @@ if __name__ == "__main__":
     parser.add_argument("--history", type=int, default=1_000_000, help="lots released on earlier days")
     parser.add_argument("--lots-per-user", type=int, default=10)
     parser.add_argument(
-        "--phase", choices=["dry", "real", "replay", "real-history", "reference"], help=argparse.SUPPRESS
+        "--phase",
+        choices=["dry", "real", "replay", "real-history", "reference", "reverse", "rerelease"],
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--as-of", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)

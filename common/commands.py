@@ -1,4 +1,5 @@
-"""A management command base that lists its exit codes at the end of `--help`.
+"""A management command base that lists its exit codes at the end of `--help`, and the
+parsers of what operators type (dates, ids) that exit 2 with one line.
 
 Scripts and schedulers branch on exit codes, so an operator must be able to read
 them where they look first: `python manage.py <command> --help`.
@@ -9,8 +10,11 @@ import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import date
 
-from django.core.management.base import BaseCommand, CommandParser, DjangoHelpFormatter
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
+
+from common.parsing import parse_id
 
 # Shared by every command: argparse refuses bad arguments with 2, and manage.py exits 2
 # when a setting is missing or invalid.
@@ -53,3 +57,18 @@ def interrupt_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def parse_day(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"invalid {flag} {value!r}: expected a date as YYYY-MM-DD", returncode=2) from None
+
+
+def parse_whole(value: str, flag: str, what: str = "a run id") -> int:
+    """A positive whole number an operator typed, else exit 2 with one line."""
+    parsed = parse_id(value)
+    if parsed is None:
+        raise CommandError(f"invalid {flag} {value!r}: expected {what} (a positive whole number)", returncode=2)
+    return parsed

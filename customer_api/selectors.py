@@ -13,11 +13,12 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import F, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import BigIntegerField, F, OuterRef, Q, Subquery, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 
 from ledger.models import AccountKind, LedgerEntry, Operation, OperationType
-from vaults.models import VestingLot
+from vaults.models import Vault
 
 # Labels of the operations that do not belong to a vault product.
 OPERATION_LABELS: dict[str, str] = {
@@ -25,15 +26,19 @@ OPERATION_LABELS: dict[str, str] = {
     OperationType.ADJUSTMENT: "Adjustment",
     OperationType.VAULT_DEPOSIT: "Vault deposit",
     OperationType.VAULT_VESTING_RELEASE: "Vault release",
+    OperationType.VAULT_VESTING_RELEASE_REVERSAL: "Vault release reversal",
 }
 # Used only when an operation has no leg on the user's available wallet (none does today).
 DIRECTION_BY_TYPE: dict[str, str] = {
     OperationType.FUNDING: "IN",
     OperationType.VAULT_VESTING_RELEASE: "IN",
+    OperationType.VAULT_VESTING_RELEASE_REVERSAL: "OUT",
     OperationType.VAULT_DEPOSIT: "OUT",
     OperationType.ADJUSTMENT: "IN",
 }
-VAULT_OPERATION_TYPES = frozenset({OperationType.VAULT_DEPOSIT, OperationType.VAULT_VESTING_RELEASE})
+VAULT_OPERATION_TYPES = frozenset(
+    {OperationType.VAULT_DEPOSIT, OperationType.VAULT_VESTING_RELEASE, OperationType.VAULT_VESTING_RELEASE_REVERSAL}
+)
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,18 @@ def _available_delta() -> Subquery:
     return Subquery(legs[:1])
 
 
-def _released_lot(field: str) -> Subquery:
-    """A field of the lot a release operation released (vault_vesting_lots.last_release_operation_id
-    is indexed). One release operation per lot (DESIGN invariant 4), so at most one row."""
+def _metadata_lot_id() -> Cast:
+    """The lot a release or a reversal names in its metadata (a lot released again after a
+    reversal has several release operations; each names its lot)."""
+    return Cast(KeyTextTransform("lot_id", "operation_metadata"), BigIntegerField())
+
+
+def _vault_label() -> Subquery:
+    """The product label of the vault a release or a reversal names (vault_code, currency)."""
     return Subquery(
-        VestingLot.objects.filter(last_release_operation_id=OuterRef("pk")).order_by("pk").values(field)[:1]
+        Vault.objects.filter(
+            code=KeyTextTransform("vault_code", OuterRef("operation_metadata")), currency=OuterRef("currency")
+        ).values("product_label")[:1]
     )
 
 
@@ -121,9 +133,10 @@ def transaction_history(
     rows = list(
         operations.annotate(
             available_delta=_available_delta(),
-            # Deposits: the lot whose source is this operation (one-to-one, unique index).
-            lot_ref=Coalesce(F("vesting_lot__id"), _released_lot("pk")),
-            vault_label=Coalesce(F("vesting_lot__vault__product_label"), _released_lot("vault__product_label")),
+            # Deposits: the lot whose source is this operation (one-to-one, unique index);
+            # releases and reversals: the lot and vault their metadata names.
+            lot_ref=Coalesce(F("vesting_lot__id"), _metadata_lot_id()),
+            vault_label=Coalesce(F("vesting_lot__vault__product_label"), _vault_label()),
         )
         .order_by("-created_at", "-id")
         .values("id", "type", "currency", "amount", "created_at", "available_delta", "lot_ref", "vault_label")[

@@ -156,12 +156,14 @@ class WalletLock(models.Model):
     reference_id = models.UUIDField()
     status = models.CharField(max_length=16, choices=LockStatus.choices, default=LockStatus.ACTIVE)
     # The deposit operation; NULL only on legacy locks (the release then falls back).
+    # This and the two below are checked once per statement by a trigger (ledger 0007, 0010).
     operation = models.ForeignKey(
         Operation,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="wallet_locks",
+        db_constraint=False,
     )
     created_at = models.DateTimeField()
     released_at = models.DateTimeField(null=True, blank=True)
@@ -178,7 +180,13 @@ class WalletLock(models.Model):
     )
     # The reversal that locked this money again after its release; `operation` stays the deposit.
     reversal_operation = models.ForeignKey(
-        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="reversal_locks", db_index=False
+        Operation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversal_locks",
+        db_index=False,
+        db_constraint=False,
     )
     # Set on the remainder lock created when a larger lock is partly released.
     split_from = models.ForeignKey(

@@ -3,7 +3,7 @@
 # (and Redis), runs ruff, the alert rules' unit tests (promtool) and the whole pytest suite
 # against them (the chaos suite included, at 20,000 lots), then the tests marked `pooler` again
 # through PgBouncer in transaction pooling mode (as production often runs), then the ledger,
-# release, run lifecycle and API tests again on a throwaway PostgreSQL 15 (Debian's package):
+# release, reversal, run lifecycle and API tests again on a throwaway PostgreSQL 15 (Debian's package):
 # the oldest and the newest supported versions.
 # Extra arguments go to pytest (one pass, no ruff), e.g. scripts/test.sh -k release -x;
 # TEST_THROUGH_PGBOUNCER=1 scripts/test.sh -m pooler runs only the pooled pass;
@@ -30,6 +30,8 @@ PG15_TESTS=(
   vaults/tests/test_reconnect.py
   vaults/tests/test_take_over.py
   vaults/tests/test_catch_up.py
+  vaults/tests/test_reversal*.py
+  vaults/tests/test_metrics*.py
   vaults/tests/test_idempotency_races.py
   vaults/tests/test_runbook_sql.py
   vaults/tests/test_verify_ledger.py

@@ -32,7 +32,8 @@ from vaults.services.release.catch_up import catch_up_release
 from vaults.services.release.clock import database_now
 from vaults.services.release.runs import live_lease
 from vaults.services.release.transactions import connection_lost, describe
-from vaults.services.schedule import CATCH_UP_TASK_NAME, SELECTED_LOTS_TASK_NAME, TASK_NAME
+from vaults.services.reversal import reverse_releases
+from vaults.services.schedule import CATCH_UP_TASK_NAME, REVERSAL_TASK_NAME, SELECTED_LOTS_TASK_NAME, TASK_NAME
 from vaults.services.verification_records import verify_and_record
 
 log = structlog.get_logger("vaults.tasks")
@@ -71,6 +72,38 @@ def parse_selection_kwargs(*, currency: Any, lot_ids: Any, actor: Any) -> dict[s
     ):
         raise InvalidRelease("lot_ids must be a non-empty list of lot ids")
     return {"currency": _currency(currency), "lot_ids": lot_ids, "actor": actor}
+
+
+def parse_reversal_kwargs(*, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The admin's kwargs for a reversal too large for a web request: JSON, read strictly."""
+    expected = {"currency", "run_id", "lot_ids", "as_of", "reason", "release_day", "vesting_days", "actor"}
+    if unknown := set(kwargs) - expected:
+        raise InvalidRelease(f"unknown task argument(s) {', '.join(sorted(unknown))}")
+    actor = kwargs.get("actor")
+    if not isinstance(actor, str) or not actor:
+        raise InvalidRelease(f"actor must name who asked for the reversal, not {actor!r}")
+    options: dict[str, Any] = {"currency": _currency(kwargs.get("currency")), "actor": actor}
+    for name in ("run_id", "vesting_days"):
+        value = kwargs.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidRelease(f"{name} must be a whole number, not {value!r}")
+        options[name] = value
+    lot_ids = kwargs.get("lot_ids")
+    if lot_ids is not None and (
+        not isinstance(lot_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in lot_ids)
+    ):
+        raise InvalidRelease("lot_ids must be a list of lot ids")
+    options["lot_ids"] = lot_ids
+    for name in ("as_of", "release_day"):
+        value = kwargs.get(name)
+        try:
+            options[name] = date.fromisoformat(value) if value is not None else None
+        except (TypeError, ValueError):
+            raise InvalidRelease(f'{name} must be null or a date "YYYY-MM-DD", not {value!r}') from None
+    if not isinstance(kwargs.get("reason"), str):
+        raise InvalidRelease("reason must be text")
+    options["reason"] = kwargs["reason"]
+    return options
 
 
 def parse_catch_up_kwargs(*, currency: Any, unknown: dict[str, Any]) -> str:
@@ -124,6 +157,9 @@ def catch_up_avenir_vesting(self, currency: Any = "AED", **unknown: Any) -> dict
         except USAGE_ERRORS as exc:
             log.error("catch-up task refused", error=str(exc), kwargs=repr({"currency": currency, **unknown}))
             raise
+        except LeaseLost as exc:  # it was frozen past its lease: the run that took over finishes the day
+            log.warning("release task stopped: another run took over", error=str(exc))
+            return {"action": "taken_over", "error": str(exc), "exit_code": 0}
         except Exception as exc:  # the next check, a minute later, tries again
             log.error("catch-up check failed", error=describe(exc))
             raise
@@ -132,6 +168,35 @@ def catch_up_avenir_vesting(self, currency: Any = "AED", **unknown: Any) -> dict
             return {"action": checked.action, "reason": checked.reason}
         _after_release(checked.summary)
         return {"action": checked.action, "reason": checked.reason, **checked.summary.to_runbook_json()}
+
+
+@shared_task(bind=True, name=REVERSAL_TASK_NAME, acks_late=True, ignore_result=True)
+def reverse_avenir_releases(self, **kwargs: Any) -> dict:
+    """Reverse releases for the admin, when the scope is too large for a web request: the
+    same reversal service; its run row shows the progress chunk by chunk. Once only per
+    release: a redelivered message finds them reversed and counts them as skipped."""
+    task_id = self.request.id or ""
+    with structlog.contextvars.bound_contextvars(task_id=task_id, task=self.name):
+        try:
+            summary = reverse_releases(
+                **parse_reversal_kwargs(kwargs=kwargs), trigger=ReleaseTrigger.ADMIN, task_id=task_id
+            )
+        except USAGE_ERRORS as exc:
+            log.error("reversal task refused", error=str(exc), kwargs=repr(kwargs))
+            raise
+        except Exception:
+            log.exception("reversal task failed", kwargs=repr(kwargs))
+            raise
+        _verify_after_release(summary.currency, summary.trace_id)
+        log_method = log.warning if summary.exit_code else log.info
+        log_method(
+            "reversal task finished",
+            trace_id=summary.trace_id,
+            run_id=summary.run_id,
+            reversed_count=summary.reversed_count,
+            errors_count=summary.errors_count,
+        )
+        return summary.to_json()
 
 
 def _release(task, trigger: str, parse: Callable[[], dict[str, Any]], *, shown: dict[str, Any]) -> dict:

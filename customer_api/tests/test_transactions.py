@@ -15,7 +15,9 @@ from customer_api.tests.support.api import URL, bearer_client, get_all_pages
 from ledger.models import Operation
 from ledger.services.funding import fund_wallet
 from ledger.tests.factories import FundingFactory, UserFactory
+from vaults.models import VestingLot
 from vaults.services.release import release_matured_lots, utc_today
+from vaults.services.reversal import reverse_releases
 from vaults.tests.factories import DepositFactory
 
 ITEM_FIELDS = {
@@ -73,6 +75,31 @@ def test_runbook_example_release_appears_as_in_with_coffre_avenir_label(avenir):
     raw = response.content.decode()
     assert "trace_id" not in raw and summary.trace_id not in raw
     assert "account" not in raw and "metadata" not in raw and "idempotency" not in raw
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reversal_and_the_release_again_after_it_are_listed_with_their_lot(avenir):
+    """A mistaken release taken back: the reversal is OUT of the available wallet, with the
+    vault's label and the lot; the lot's next release is listed as well, each once."""
+    today = utc_today()
+    user = UserFactory()
+    deposit = DepositFactory(user=user, release_day=today)
+    release_matured_lots(currency="AED", as_of=today)
+    reverse_releases(lot_ids=[deposit.lot_id], reason="wrong day", release_day=today + timedelta(days=1))
+    VestingLot.objects.filter(pk=deposit.lot_id).update(release_day=today)  # its new day comes
+    release_matured_lots(currency="AED", as_of=today)
+
+    body = bearer_client(user).get(f"{URL}?limit=50").json()
+
+    assert [(i["operation_type"], i["direction"], i["product_label"], i["lot_id"]) for i in body["items"]] == [
+        ("VAULT_VESTING_RELEASE", "IN", "COFFRE AVENIR", deposit.lot_id),
+        ("VAULT_VESTING_RELEASE_REVERSAL", "OUT", "COFFRE AVENIR", deposit.lot_id),
+        ("VAULT_VESTING_RELEASE", "IN", "COFFRE AVENIR", deposit.lot_id),
+        ("VAULT_DEPOSIT", "OUT", "COFFRE AVENIR", deposit.lot_id),
+        ("FUNDING", "IN", "Wallet funding", None),
+    ]
+    assert all(i["amount_display"] == "10000.00" for i in body["items"][:4])
+    assert "wrong day" not in json.dumps(body)  # the operator's reason is not the customer's
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -12,7 +13,9 @@ from django.utils.html import format_html
 from ledger.admin import ReadOnlyAdmin, money
 from ledger.currencies import display_amount
 from ledger.models import OperationType
-from vaults.models import LockRepair, ReleaseRun, RunStatus
+from vaults.admin.reversal_action import RUN_ACTION, ReversalActionMixin, reversal_action
+from vaults.exceptions import InvalidRelease
+from vaults.models import LockRepair, ReleaseRun, RunRecord, RunStatus
 
 # Counts of the runbook's summary, in the order the run page shows them.
 SUMMARY_COUNTS = (
@@ -44,7 +47,7 @@ AMOUNT_COLUMN = money("executed_amount", description="amount")
 EXECUTED_AMOUNT = money("executed_amount", description="executed amount")
 
 
-def status_badge(run: ReleaseRun, *, short: bool = False) -> str:
+def status_badge(run: RunRecord, *, short: bool = False) -> str:
     """The status as a coloured label; its title explains it (and gives the error, if any)."""
     value = run.status or ""
     label = dict(RunStatus.choices).get(value) or value.replace("_", " ").capitalize()
@@ -59,8 +62,10 @@ def status_badge(run: ReleaseRun, *, short: bool = False) -> str:
 
 
 @admin.register(ReleaseRun)
-class ReleaseRunAdmin(ReadOnlyAdmin):
+class ReleaseRunAdmin(ReversalActionMixin, ReadOnlyAdmin):
     change_form_template = "admin/vaults/releaserun/change_form.html"
+    actions = [reversal_action(RUN_ACTION, "Reverse the selected run's releases…")]
+    reversal_action_name = RUN_ACTION
     # The key columns fit 1366 px beside the filters: the trace id by its unique 8 hex digits
     # (full id and actor in the tooltip, on the run page and in the search), the amount with its
     # currency, and the released count linked to the run's operations.
@@ -87,6 +92,20 @@ class ReleaseRunAdmin(ReadOnlyAdmin):
 
     class Media:
         css = {"all": ["vaults/admin.css"]}
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if self.is_forged_reversal(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+    def reversal_scope(self, ids: list[int]) -> dict:
+        if len(ids) != 1:
+            raise InvalidRelease("select exactly one release run to reverse")
+        run = ReleaseRun.objects.get(pk=ids[0])
+        return {"run_id": run.pk, "currency": run.currency}
+
+    def reversal_size(self, ids: list[int]) -> int:
+        return sum(ReleaseRun.objects.filter(pk__in=ids).values_list("executed_count", flat=True))
 
     @admin.display(description="run", ordering="trace_id")
     def run(self, obj: ReleaseRun) -> str:
@@ -195,22 +214,26 @@ class ReleaseRunAdmin(ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, context)
 
 
-def run_summary_context(run: ReleaseRun) -> dict:
-    """The run page's summary: its counts and errors (lot, code, message), the refused lots,
-    the error that stopped or abandoned it, and the raw JSON."""
+def run_summary_context(
+    run: RunRecord, *, counts_shown=SUMMARY_COUNTS, amount_key: str = "executed_amount", verb: str = "released"
+) -> dict:
+    """The run page's summary (a release run, or a reversal run with its own counts): its
+    counts and errors (lot, code, message), the refused lots, the error that stopped or
+    abandoned it, and the raw JSON."""
     summary = (run.summary or {}).get("summary") or {}
     currency = run.currency
     counts = []
-    for key, label in SUMMARY_COUNTS:
+    for key, label in counts_shown:
         if key in summary:
             value = summary[key]
-            counts.append((label, display_amount(value, currency) if key == "executed_amount" else value))
+            counts.append((label, display_amount(value, currency) if key == amount_key else value))
     return {
+        "progress_verb": verb,
         # A RUNNING run's progress comes from its row: each committed chunk adds its counts.
         "run_progress": {
             "executed": run.executed_count,
             "errors": run.errors_count,
-            "selected": run.selected_lots_count,
+            "selected": getattr(run, "selected_lots_count", None),
             "heartbeat": run.heartbeat_at,
         }
         if run.status == RunStatus.RUNNING

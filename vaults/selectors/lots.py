@@ -1,14 +1,19 @@
-"""Reads of vaults and lots: the vault of a currency, the lots a release selects, and whether
-an operator's selection can be released (the confirmation page's preview)."""
+"""Reads of vaults and lots: the vault of a currency, the lots a release selects, whether
+an operator's selection can be released (the confirmation page's preview), and a lot's
+history of releases and reversals."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
 
 from django.db.models import F
 
 from ledger.currencies import check_currency
+from ledger.models import Operation
 from vaults.exceptions import VaultNotFound
+from vaults.keys import release_idempotency_key, reversal_idempotency_key
 from vaults.models import AVENIR_CODE, LotStatus, Vault, VestingLot
 
 
@@ -78,3 +83,48 @@ def lots_release_readiness(*, lot_ids: Iterable[int], as_of: date) -> tuple[LotR
             reason = None
         result.append(LotReadiness(pk, currency, release_day, reason))
     return tuple(result)
+
+
+@dataclass(frozen=True)
+class LotRelease:
+    """One release of a lot, and the reversal that took it back (if any)."""
+
+    number: int  # 1 for the first release; n + 1 after n reversals
+    release_id: UUID
+    released_at: datetime
+    amount: Decimal
+    reversal_id: UUID | None = None
+    reversed_at: datetime | None = None
+    reason: str = ""
+
+
+def lot_release_history(*, lot: VestingLot) -> tuple[LotRelease, ...]:
+    """Every release of the lot, oldest first, each with its reversal: two lookups by their
+    unique idempotency keys (a lot has at most reversal_count + 1 releases)."""
+    keys = [release_idempotency_key(lot.pk, n) for n in range(lot.reversal_count + 1)]
+    fields = ("id", "idempotency_key", "created_at", "amount", "operation_metadata")
+    releases = {op.idempotency_key: op for op in Operation.objects.filter(idempotency_key__in=keys).only(*fields)}
+    reversals = {
+        op.idempotency_key: op
+        for op in Operation.objects.filter(
+            idempotency_key__in=[reversal_idempotency_key(op.pk) for op in releases.values()]
+        ).only(*fields)
+    }
+    history = []
+    for number, key in enumerate(keys, start=1):
+        release = releases.get(key)
+        if release is None:
+            break
+        reversal = reversals.get(reversal_idempotency_key(release.pk))
+        history.append(
+            LotRelease(
+                number=number,
+                release_id=release.pk,
+                released_at=release.created_at,
+                amount=release.amount,
+                reversal_id=reversal.pk if reversal else None,
+                reversed_at=reversal.created_at if reversal else None,
+                reason=(reversal.operation_metadata or {}).get("reason", "") if reversal else "",
+            )
+        )
+    return tuple(history)

@@ -23,6 +23,8 @@ SCHEDULE_NAME = "avenir_vesting_release"
 TASK_NAME = "vaults.tasks.release_avenir_vesting"
 # Not scheduled: the admin sends it for a selection too large to release inside a request.
 SELECTED_LOTS_TASK_NAME = "vaults.tasks.release_selected_avenir_lots"
+# Not scheduled either: the admin sends it for a reversal too large for a request.
+REVERSAL_TASK_NAME = "vaults.tasks.reverse_avenir_releases"
 DEFAULT_CURRENCY = "AED"
 # 00:05 UTC every day, as in the runbook's crontab.
 DEFAULT_CRONTAB = {

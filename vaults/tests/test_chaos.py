@@ -87,6 +87,7 @@ def test_the_day_finishes_by_itself(stack, fault):
     assert pending(stack) == LOTS
     if kind == "idle":
         stack.set_server("idle_session_timeout", "2s")
+    stack.schedule_now()
     try:
         stack.start_services()
         stack.send_scheduled_release()
@@ -162,6 +163,7 @@ def test_the_day_finishes_by_itself(stack, fault):
     )
 
     assert all_released - fault_ended < GOAL_SECONDS
+    assert day[0][1] == "schedule", day  # the fault hit the scheduled run, not a catch-up
     assert released == operations == LOTS and twice == 0
     assert all(count == carried for _, _, _, count, _, carried in day), day  # every row exact
     assert sum(count for _, _, _, count, _, _ in day) == LOTS

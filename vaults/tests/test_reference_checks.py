@@ -79,7 +79,7 @@ def test_an_entry_in_another_currency_than_its_account_is_refused():
 
 def test_a_lock_closed_by_an_operation_that_does_not_exist_is_refused():
     deposit = DepositFactory(release_day=utc_today())
-    message = f"wallet lock {deposit.lock_id} refused: release operation {MISSING} does not exist"
+    message = f"wallet lock {deposit.lock_id} refused: operation {MISSING} does not exist"
     with refused(message), transaction.atomic():
         sql(
             "UPDATE wallet_locks SET status = 'RELEASED', released_at = now(), release_operation_id = %s WHERE id = %s",
@@ -91,7 +91,7 @@ def test_a_lock_closed_by_an_operation_that_does_not_exist_is_refused():
 def test_a_lock_created_with_a_release_operation_that_does_not_exist_is_refused():
     deposit = DepositFactory(release_day=utc_today())
     lock = WalletLock.objects.get(pk=deposit.lock_id)
-    with refused(f"release operation {MISSING} does not exist"), transaction.atomic():
+    with refused(f"refused: operation {MISSING} does not exist"), transaction.atomic():
         WalletLock.objects.create(
             user_id=lock.user_id,
             currency="AED",

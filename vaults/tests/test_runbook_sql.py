@@ -3,11 +3,14 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from vaults.services.release import release_matured_lots, utc_today
+from vaults.services.reversal import reverse_releases
 from vaults.tests.factories import DepositFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,3 +111,36 @@ def test_runbook_queries_give_the_expected_counts_and_sums(avenir):
     assert len(run(BY_TRACE_ID, trace_id=summary.trace_id)) == 2
     assert run(BY_TRACE_ID) == []
     assert run(NEXT_RUN) == [(today + timedelta(days=2), 2, Decimal("1000.00"))]
+
+
+# Beside the runbook's counts, in README.md ("Undoing a release"): releases net of reversals.
+RELEASED_NET_OF_REVERSALS = """
+SELECT COUNT(*) AS release_count,
+       SUM((o.operation_metadata->>'release_amount')::numeric) AS total_released
+FROM operations o
+WHERE o.type = 'VAULT_VESTING_RELEASE' AND o.currency = 'AED'
+  AND o.operation_metadata->>'as_of' = '2025-01-27'
+  AND NOT EXISTS (SELECT 1 FROM operations r
+                  WHERE r.idempotency_key = 'avenir-vesting-release-reversal:' || o.id);
+"""
+
+REVERSALS_OF_DAY = """
+SELECT COUNT(*) AS reversal_count, SUM(r.amount) AS total_reversed
+FROM operations o
+JOIN operations r ON r.idempotency_key = 'avenir-vesting-release-reversal:' || o.id
+WHERE o.type = 'VAULT_VESTING_RELEASE' AND o.currency = 'AED'
+  AND o.operation_metadata->>'as_of' = '2025-01-27';
+"""
+
+
+def test_the_documented_queries_net_out_reversals(avenir):
+    today = utc_today()
+    deposits = [DepositFactory(release_day=today, amount=Decimal(a)) for a in ("10000.00", "2500.50", "99.50")]
+    release_matured_lots(currency="AED", as_of=today)
+    reverse_releases(lot_ids=[deposits[1].lot_id], reason="wrong day", vesting_days=400)
+
+    assert run(COUNT_RELEASES_FOR_DATE, today) == [(3, Decimal("12600.00"))]  # the runbook's: releases made
+    assert run(RELEASED_NET_OF_REVERSALS, today) == [(2, Decimal("10099.50"))]
+    assert run(REVERSALS_OF_DAY, today) == [(1, Decimal("2500.50"))]
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    assert RELEASED_NET_OF_REVERSALS.strip() in readme and REVERSALS_OF_DAY.strip() in readme

@@ -68,7 +68,7 @@ def test_missed_days_are_caught_up_by_the_next_run(avenir, caplog):
     # Replaying (a redelivered message, a second beat later on): the day is released, so
     # nothing is done and no run is recorded.
     again = release_avenir_vesting.apply(kwargs={"currency": "AED", "as_of": today.isoformat()}).get()
-    assert again == {"action": "nothing_to_do", "currency": "AED", "as_of": today.isoformat()}
+    assert again == {"action": "nothing_to_do", "currency": "AED", "as_of": today.isoformat(), "exit_code": 0}
     assert ReleaseRun.objects.filter(trigger="schedule", status=RunStatus.SUCCEEDED).count() == 1
     assert_invariants()
 

@@ -13,29 +13,15 @@ recorded FAILED, what was committed stays released.
 import getpass
 import json
 import sys
-from datetime import date
 
 from django.conf import settings
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from common.commands import DocumentedCommand, interrupt_on_sigterm
+from common.commands import DocumentedCommand, interrupt_on_sigterm, parse_day, parse_whole
 from vaults.exceptions import USAGE_ERRORS, LeaseLost
 from vaults.models import ReleaseTrigger
 from vaults.services.release import release_matured_lots, take_over_run
-
-
-def parse_day(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"invalid {flag} {value!r}: expected a date as YYYY-MM-DD", returncode=2) from None
-
-
-def parse_run_id(value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 2**63:
-        raise CommandError(f"invalid --take-over {value!r}: expected a run id (a positive whole number)", returncode=2)
-    return int(value)
 
 
 class Command(DocumentedCommand):
@@ -80,7 +66,7 @@ class Command(DocumentedCommand):
 
     def handle(self, *args, **options):
         as_of = parse_day(options["as_of"], "--as-of") if options["as_of"] is not None else None
-        take_over = parse_run_id(options["take_over"]) if options["take_over"] is not None else None
+        take_over = parse_whole(options["take_over"], "--take-over") if options["take_over"] is not None else None
         if take_over is not None and (as_of or options["currency"] or options["dry_run"]):
             raise CommandError("--take-over uses the run's own as_of and currency, and writes", returncode=2)
         bar = tqdm(

@@ -10,10 +10,9 @@ import time
 
 from django.core.management.base import CommandError
 
-from common.commands import DocumentedCommand
+from common.commands import DocumentedCommand, parse_day
 from ledger.currencies import format_amount
 from vaults.exceptions import USAGE_ERRORS
-from vaults.management.commands.release_avenir_vesting import parse_day
 from vaults.services.seed import seed_avenir
 
 

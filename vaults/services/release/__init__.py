@@ -14,8 +14,9 @@ several connections), runs (run records and their lease), transactions (timeouts
 interruption), clock (the database's date), results (summary, JSON).
 """
 
+from vaults.keys import release_idempotency_key
 from vaults.services.release.clock import utc_today
-from vaults.services.release.entry import new_trace_id, release_idempotency_key, release_matured_lots, take_over_run
+from vaults.services.release.entry import new_trace_id, release_matured_lots, take_over_run
 from vaults.services.release.results import JOB, LotError, PlannedLot, RefusedLot, ReleaseSummary
 
 __all__ = [

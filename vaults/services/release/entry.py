@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import date
 
 import structlog
-from django.conf import settings
 
 from common.db import read_only_transaction
 from ledger.currencies import format_amount
@@ -19,6 +18,7 @@ from vaults.services.release.clock import checked_utc_today
 from vaults.services.release.context import RunContext
 from vaults.services.release.execution import Progress, run_chunks
 from vaults.services.release.lease_keeper import LeaseKeeper
+from vaults.services.release.limits import run_limits
 from vaults.services.release.results import JOB, ReleaseSummary, Tally
 from vaults.services.release.runs import fail_run, finish_run, retrying, take_lease
 from vaults.services.release.selection import Selection, count_selection
@@ -30,12 +30,6 @@ log = structlog.get_logger("vaults.release")
 
 def new_trace_id(as_of: date) -> str:
     return f"job-avenir-vesting-{as_of:%Y%m%d}-{secrets.token_hex(4)}"
-
-
-def release_idempotency_key(lot_id: int, reversal_count: int = 0) -> str:
-    """The key of a lot's release number reversal_count + 1 (planning.sql builds the same
-    string): one key per release, so each release happens at most once."""
-    return f"avenir-vesting-release:{lot_id}" + (f":{reversal_count + 1}" if reversal_count else "")
 
 
 def release_matured_lots(
@@ -72,18 +66,7 @@ def release_matured_lots(
         raise FutureAsOf(f"as_of {as_of} is after today's UTC date {today}: lots are never released before maturity")
     if trigger not in ReleaseTrigger.values:
         raise InvalidRelease(f"unknown trigger {trigger!r}")
-    chunk_size = _bounded(
-        "chunk_size",
-        settings.AVENIR_RELEASE_CHUNK_SIZE if chunk_size is None else chunk_size,
-        settings.AVENIR_RELEASE_MAX_CHUNK_SIZE,
-        "AVENIR_RELEASE_MAX_CHUNK_SIZE",
-    )
-    workers = _bounded(
-        "workers",
-        settings.AVENIR_RELEASE_WORKERS if workers is None else workers,
-        settings.AVENIR_RELEASE_MAX_WORKERS,
-        "AVENIR_RELEASE_MAX_WORKERS",
-    )
+    chunk_size, workers = run_limits(chunk_size=chunk_size, workers=workers)
     ctx = RunContext(
         vault=get_vault(currency=currency),
         as_of=as_of,
@@ -198,12 +181,6 @@ def _real_run(
 def _count(ctx: RunContext) -> Selection:
     with bounded_transaction():  # counting waits on a table lock (a migration) no longer than a chunk
         return count_selection(ctx)
-
-
-def _bounded(name: str, value: object, maximum: int, setting: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise InvalidRelease(f"{name} must be a whole number between 1 and {maximum} ({setting}), not {value!r}")
-    return value
 
 
 def _summarize(ctx: RunContext, selection: Selection, tally: Tally) -> ReleaseSummary:

@@ -1,0 +1,1 @@
+AND o.id = ANY(%(scope_release_ids)s::uuid[])
