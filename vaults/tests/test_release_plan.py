@@ -11,31 +11,31 @@ test's transaction: the rollback at the end removes them.
 """
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 
 from vaults.services.release.context import RunContext
 from vaults.services.release.statements import base_params, chunk_sql, claim_sql
+from vaults.tests.support.plans import INDEX_READS, explain, scans, unkeyed_index_reads
 
 # A small customer base and a large one: the plan must not change with the size.
 CUSTOMER_BASES = (25_000, int(os.environ.get("PLAN_GUARD_CUSTOMERS", "2000000")))
 CHUNK = 1000
-# A bitmap heap scan reads the rows its bitmap index scan found.
-INDEX_READS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan"})
+STALE_STATISTICS_CUSTOMERS = 200_000
 TABLES = ("ledger_accounts", "operations", "wallet_locks", "vault_vesting_lots", "ledger_entries")
 
 
-def build_customer_base(cursor, vault, today, customers: int) -> None:
+def build_customer_base(cursor, vault, today, customers: int, *, locks_when_analyzed: str = "ACTIVE") -> None:
     """`customers` customers in a schema of their own, first on the search_path until the
-    test's transaction ends."""
-    schema = f"plan_guard_{customers}"
+    test's transaction ends. Their locks are ACTIVE; the statistics are taken while their
+    status is `locks_when_analyzed`."""
+    schema = f"plan_guard_{customers}_{locks_when_analyzed.lower()}"
     cursor.execute(f"CREATE SCHEMA {schema}")
     for table in TABLES:
         cursor.execute(f"CREATE UNLOGGED TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)")
     cursor.execute(f"SET LOCAL search_path = {schema}, public")
-    params = {"n": customers, "chunk": CHUNK, "vault": vault.pk, "today": today}
+    params = {"n": customers, "chunk": CHUNK, "vault": vault.pk, "today": today, "status": locks_when_analyzed}
     cursor.execute(
         "INSERT INTO ledger_accounts (id, owner_id, currency, kind, balance, created_at) "
         "SELECT 2 * u + k, u, 'AED', (ARRAY['WALLET_AVAILABLE', 'WALLET_LOCKED'])[k + 1], 100, now() "
@@ -50,9 +50,9 @@ def build_customer_base(cursor, vault, today, customers: int) -> None:
     )
     cursor.execute(
         "INSERT INTO wallet_locks (user_id, currency, amount, reason, reference_type, reference_id, status, "
-        "operation_id, created_at) "
-        "SELECT u, 'AED', 100, 'VAULT_AVENIR_VESTING', 'VAULT', %(vault)s, 'ACTIVE', md5('deposit' || u)::uuid, now() "
-        "FROM generate_series(1, %(n)s) u",
+        "operation_id, created_at, released_at) "
+        "SELECT u, 'AED', 100, 'VAULT_AVENIR_VESTING', 'VAULT', %(vault)s, %(status)s, md5('deposit' || u)::uuid, "
+        "now(), CASE WHEN %(status)s = 'ACTIVE' THEN NULL ELSE now() END FROM generate_series(1, %(n)s) u",
         params,
     )
     # The first CHUNK customers' lots mature today; everyone else's later.
@@ -72,31 +72,16 @@ def build_customer_base(cursor, vault, today, customers: int) -> None:
         cursor.execute(definition.replace(" ON public.", f" ON {schema}."))
     for table in TABLES:
         cursor.execute(f"ANALYZE {schema}.{table}")
+    cursor.execute("UPDATE wallet_locks SET status = 'ACTIVE', released_at = NULL WHERE status <> 'ACTIVE'")
 
 
-def plan_nodes(plan: dict) -> Iterator[dict]:
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from plan_nodes(child)
-
-
-def explain(cursor, sql: str, params: dict) -> list[dict]:
-    cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-    (document,) = cursor.fetchone()
-    return list(plan_nodes(document[0]["Plan"]))
-
-
-def scans(nodes: list[dict]) -> set[tuple[str, str]]:
-    return {(node["Node Type"], node["Relation Name"]) for node in nodes if "Relation Name" in node}
-
-
-def plan_chunk(vault, today, customers: int) -> list[dict]:
+def plan_chunk(vault, today, customers: int, *, locks_when_analyzed: str = "ACTIVE") -> list[dict]:
     """The plan nodes of claim.sql and chunk.sql for the CHUNK lots maturing today."""
     ctx = RunContext(
         vault=vault, as_of=today, trace_id="plan", dry_run=False, lot_ids=None, chunk_size=CHUNK, workers=1
     )
     with connection.cursor() as cursor:
-        build_customer_base(cursor, vault, today, customers)
+        build_customer_base(cursor, vault, today, customers, locks_when_analyzed=locks_when_analyzed)
         params = {
             **base_params(ctx),
             "after_day": today.replace(year=1),
@@ -128,5 +113,18 @@ def test_a_chunk_reads_its_own_rows_by_index_whatever_the_customer_base(avenir, 
         assert not seq_scans & set(TABLES), f"{customers:,} customers: {sorted(seq_scans)} scanned sequentially"
         by_index = {relation for node_type, relation in scans(nodes) if node_type in INDEX_READS}
         assert {"ledger_accounts", "operations", "wallet_locks", "vault_vesting_lots"} <= by_index
+        assert not unkeyed_index_reads(nodes, TABLES), f"{customers:,} customers: whole indexes read"
     small, large = (access(plans[customers]) for customers in CUSTOMER_BASES)
     assert small == large, "the tables a chunk reads, or how, change with the number of customers"
+
+
+@pytest.mark.django_db
+def test_a_chunk_reads_by_key_when_the_statistics_say_no_lock_is_active(avenir, today):
+    """Statistics taken when every lock was closed (a day after a big release, before
+    autovacuum analyzes the new deposits', or a reversal's, locks): a partial index on
+    ACTIVE locks then looks empty, cheaper to read whole than the key lookup. It is not:
+    the plan must still look up the chunk's keys."""
+    nodes = plan_chunk(avenir, today, STALE_STATISTICS_CUSTOMERS, locks_when_analyzed="RELEASED")
+
+    assert not unkeyed_index_reads(nodes, TABLES), "whole indexes read"
+    assert not {relation for node_type, relation in scans(nodes) if node_type == "Seq Scan"} & set(TABLES)

@@ -26,10 +26,16 @@ wallets AS (
      ORDER BY a.id
        FOR UPDATE
 ),
+-- The status is tested outside the lookup by operation (see planning.sql: stale statistics).
+lot_locks AS MATERIALIZED (
+    SELECT w.id, w.status
+      FROM wallet_locks w
+     WHERE w.operation_id = ANY(ARRAY(SELECT c.source_operation_id FROM claimed c))
+),
 direct_locks AS (
     SELECT w.id
       FROM wallet_locks w
-     WHERE w.operation_id = ANY(ARRAY(SELECT c.source_operation_id FROM claimed c)) AND w.status = 'ACTIVE'
+     WHERE w.id = ANY(ARRAY(SELECT k.id FROM lot_locks k WHERE k.status = 'ACTIVE'))
      ORDER BY w.id
        FOR UPDATE
 )

@@ -7,10 +7,15 @@
 -- - the lot back to VESTED, with its new release day and one more reversal (its next release
 --   then gets the key of its next number). The release's own rows are never edited.
 WITH
-targets AS (
-    SELECT o.id AS release_id, o.amount AS reversed, (o.operation_metadata->>'lot_id')::bigint AS lot_id
+claimed_operations AS MATERIALIZED (  -- by primary key; the type is tested outside (planning.sql)
+    SELECT o.id, o.type, o.amount, o.operation_metadata->>'lot_id' AS lot_id
       FROM operations o
-     WHERE o.id = ANY(%(claimed_release_ids)s::uuid[]) AND o.type = 'VAULT_VESTING_RELEASE'
+     WHERE o.id = ANY(%(claimed_release_ids)s::uuid[])
+),
+targets AS (
+    SELECT c.id AS release_id, c.amount AS reversed, c.lot_id::bigint AS lot_id
+      FROM claimed_operations c
+     WHERE c.type = 'VAULT_VESTING_RELEASE'
 ),
 {planning},
 reversed AS MATERIALIZED (

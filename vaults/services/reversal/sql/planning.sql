@@ -19,10 +19,16 @@ reversal_keys AS MATERIALIZED (
       FROM operations o
      WHERE o.idempotency_key = ANY(ARRAY(SELECT 'avenir-vesting-release-reversal:' || t.release_id FROM targets t))
 ),
-active_locks AS MATERIALIZED (
-    SELECT w.operation_id
+-- Statuses and types are tested outside these fenced lookups: with statistics taken when
+-- no lock was ACTIVE, a partial index on ACTIVE looks cheaper to read whole than the key
+-- lookup, and a reversal fills it as it goes (release planning.sql says the same).
+lot_locks AS MATERIALIZED (
+    SELECT w.operation_id, w.status
       FROM wallet_locks w
-     WHERE w.operation_id = ANY(ARRAY(SELECT l.source_operation_id FROM lots l)) AND w.status = 'ACTIVE'
+     WHERE w.operation_id = ANY(ARRAY(SELECT l.source_operation_id FROM lots l))
+),
+active_locks AS (
+    SELECT DISTINCT k.operation_id FROM lot_locks k WHERE k.status = 'ACTIVE'
 ),
 wallets AS MATERIALIZED (
     SELECT a.owner_id, a.kind, a.id, a.balance
