@@ -8,6 +8,8 @@
 #                                  (the same release beside millions of other customers)
 #        scripts/bench.sh --compare REV [--pg 15] [--lots 200000] [--history 0] [--rounds 3]
 #                                  (this checkout's release beside REV's, on the same data)
+#        scripts/bench.sh chunks [--lots 200000] [--sizes 1000,2000,5000,10000] [--rounds 3]
+#                                  (the release at several chunk sizes: the default's choice)
 #        scripts/bench.sh throttle [--users 20] [--rounds 100]   (the API's rate limits, on Redis)
 #        scripts/bench.sh metrics [--history 1000000] [--pending 200000]  (a /metrics scrape)
 set -euo pipefail
@@ -45,6 +47,9 @@ elif [ "${1:-}" = "verify" ]; then
 elif [ "${1:-}" = "customers" ]; then
   shift
   python -m benchmarks.user_base_benchmark "$@"
+elif [ "${1:-}" = "chunks" ]; then
+  shift
+  python -m benchmarks.chunk_sweep "$@"
 elif [ "${1:-}" = "--compare" ]; then
   python -m benchmarks.compare "$@"
 elif [ "${1:-}" = "throttle" ]; then
