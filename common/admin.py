@@ -7,13 +7,14 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.core.paginator import Paginator
 from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from common.parsing import parse_id
+from common.parsing import parse_id, parse_ids
 
 SHORT_ID_CHARS = 8  # the last hex digits of a UUID: the random part, also for UUIDv7 ids
 
@@ -46,6 +47,20 @@ def short_id(field: str, *, description: str | None = None, admin_url: str | Non
 
     show.__name__ = field
     return admin.display(description=description or field.replace("_", " "), ordering=field)(show)
+
+
+class ValidActionIdsMixin:
+    """For a ModelAdmin with actions: Django filters pk__in on the posted ids as they are, and
+    "²" or a 20-digit number would be a 500. Ids that cannot be ids are dropped first (then
+    they are simply not found)."""
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        posted = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        valid = [str(pk) for pk in parse_ids(posted)]
+        if valid != posted:
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
+        return super().response_action(request, queryset)
 
 
 class EstimatedCountPaginator(Paginator):

@@ -9,7 +9,7 @@
 #        scripts/bench.sh --compare REV [--pg 15] [--lots 200000] [--history 0] [--rounds 3]
 #                                  (this checkout's release beside REV's, on the same data)
 #        scripts/bench.sh chunks [--lots 200000] [--sizes 1000,2000,5000,10000] [--rounds 3]
-#                                  (the release at several chunk sizes: the default's choice)
+#                                  (the release at several values of a setting, --setting NAME)
 #        scripts/bench.sh throttle [--users 20] [--rounds 100]   (the API's rate limits, on Redis)
 #        scripts/bench.sh metrics [--history 1000000] [--pending 200000]  (a /metrics scrape)
 set -euo pipefail

@@ -171,7 +171,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Vesting period used by the data migration that creates the AVENIR vault.
 AVENIR_VESTING_DAYS = env.int("AVENIR_VESTING_DAYS", default=365)
 # Lots per transaction in the release job, and the most --chunk-size accepts.
-AVENIR_RELEASE_CHUNK_SIZE = env.int("AVENIR_RELEASE_CHUNK_SIZE", default=1000)
+AVENIR_RELEASE_CHUNK_SIZE = env.int("AVENIR_RELEASE_CHUNK_SIZE", default=5000)
 AVENIR_RELEASE_MAX_CHUNK_SIZE = env.int("AVENIR_RELEASE_MAX_CHUNK_SIZE", default=20_000)
 # Database connections of one release run that write chunks at once, and the most
 # --workers accepts (each is a connection: keep it well under max_connections).

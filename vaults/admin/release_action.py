@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from common.admin import ValidActionIdsMixin
 from common.parsing import parse_ids
 from ledger.currencies import display_amount
 from vaults.exceptions import USAGE_ERRORS
@@ -46,7 +47,7 @@ def in_background(lot_ids: list[int]) -> bool:
     return len(lot_ids) > settings.AVENIR_ADMIN_SYNC_RELEASE_MAX_LOTS
 
 
-class ReleaseActionMixin:
+class ReleaseActionMixin(ValidActionIdsMixin):
     """For the lots' ModelAdmin: the bulk release action, its confirmation and its report."""
 
     def has_release_permission(self, request: HttpRequest) -> bool:
@@ -60,16 +61,6 @@ class ReleaseActionMixin:
             and RELEASE_ACTION in request.POST.getlist("action")
             and not self.has_release_permission(request)
         )
-
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        """Django filters pk__in on the posted ids as they are: "²" or a 20-digit number would
-        be a 500. Ids that cannot be lot ids are dropped first (then they are simply not found)."""
-        posted = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        valid = [str(pk) for pk in parse_ids(posted)]
-        if valid != posted:
-            request.POST = request.POST.copy()
-            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
-        return super().response_action(request, queryset)
 
     @admin.action(permissions=["release"], description="Release selected matured lots")
     def release_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:

@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from common.parsing import parse_ids
+from common.admin import ValidActionIdsMixin
 from ledger.currencies import display_amount
 from vaults.exceptions import USAGE_ERRORS
 from vaults.models import ReleaseTrigger
@@ -50,7 +50,7 @@ class ReversalForm(forms.Form):
         return data
 
 
-class ReversalActionMixin:
+class ReversalActionMixin(ValidActionIdsMixin):
     """For the lots' and the runs' ModelAdmin: the reversal action, its form, its dry run,
     and its report. `reversal_action_name` names the action; `reversal_scope(ids)` turns the
     selection into the service's scope keyword arguments."""
@@ -179,15 +179,6 @@ class ReversalActionMixin:
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/vaults/reversal_confirmation.html", context)
-
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        """Ids that cannot be ids are dropped before Django filters on them (else a 500)."""
-        posted = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        valid = [str(pk) for pk in parse_ids(posted)]
-        if valid != posted:
-            request.POST = request.POST.copy()
-            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, valid)
-        return super().response_action(request, queryset)
 
 
 def reversal_action(name: str, description: str):

@@ -27,6 +27,8 @@ import time
 import pytest
 
 from vaults.tests.support.chaos import REPORT, ChaosStack, chaos_stack
+from vaults.tests.support.concurrency import wait_for
+from vaults.tests.support.production import env_example
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
@@ -47,18 +49,9 @@ SCENARIOS = {
 @pytest.fixture(scope="module")
 def stack():
     with chaos_stack() as stack:
+        # At least 20 chunks, so the fault falls mid-run; the default size from 100,000 lots.
+        stack.chunk_size = min(int(env_example()["AVENIR_RELEASE_CHUNK_SIZE"]), max(100, LOTS // 20))
         yield stack
-
-
-def wait(predicate, *, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 def pending(stack: ChaosStack) -> int:
@@ -91,7 +84,7 @@ def test_the_day_finishes_by_itself(stack, fault):
     try:
         stack.start_services()
         stack.send_scheduled_release()
-        first = wait(
+        first = wait_for(
             lambda: next((run for run in runs(stack) if run[3] >= LOTS // 10), None),
             timeout=120,
             what="the scheduled run to commit its first chunks",
@@ -112,15 +105,15 @@ def test_the_day_finishes_by_itself(stack, fault):
             frozen = int(first[4].rpartition(":")[2])
             os.kill(frozen, signal.SIGSTOP)
             try:
-                wait(lambda: pending(stack) == 0, timeout=300, what="another run to finish the frozen run's day")
-                wait(
+                wait_for(lambda: pending(stack) == 0, timeout=300, what="another run to finish the frozen run's day")
+                wait_for(
                     lambda: runs(stack)[0][2] == "ABANDONED",
                     timeout=60,
                     what="the frozen run to be marked ABANDONED",
                 )
             finally:
                 os.kill(frozen, signal.SIGCONT)
-            wait(
+            wait_for(
                 lambda: any(
                     e.get("event") == "release task stopped: another run took over" for e in stack.log_events("worker")
                 ),
@@ -129,9 +122,9 @@ def test_the_day_finishes_by_itself(stack, fault):
             )
         fault_ended = time.monotonic()
 
-        wait(lambda: pending(stack) == 0, timeout=GOAL_SECONDS + 120, what="every matured lot to be released")
+        wait_for(lambda: pending(stack) == 0, timeout=GOAL_SECONDS + 120, what="every matured lot to be released")
         all_released = time.monotonic()
-        wait(lambda: all(run[2] != "RUNNING" for run in runs(stack)), timeout=120, what="every run to finish")
+        wait_for(lambda: all(run[2] != "RUNNING" for run in runs(stack)), timeout=120, what="every run to finish")
     finally:
         if kind == "idle":
             stack.set_server("idle_session_timeout", None)

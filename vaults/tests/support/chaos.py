@@ -84,6 +84,9 @@ class ChaosStack:
         self.database = ""
         self.worker: subprocess.Popen | None = None
         self.beat: subprocess.Popen | None = None
+        # Lots per chunk when not the deployment's own (a small run needs enough chunks for a
+        # fault to fall in the middle of it).
+        self.chunk_size: int | None = None
 
     # --- the shared servers -------------------------------------------------------------
     def start(self) -> "ChaosStack":
@@ -200,6 +203,8 @@ class ChaosStack:
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="INFO",
         )
+        if self.chunk_size:
+            env["AVENIR_RELEASE_CHUNK_SIZE"] = str(self.chunk_size)
         if direct:
             env.update(
                 DATABASE_URL=f"postgres://{self.server['USER']}@/{name}?host={self.server['HOST']}",
