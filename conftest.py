@@ -29,6 +29,7 @@ from django.test import Client
 from psycopg import sql
 
 from common import embedded_postgres
+from common.tests.support import watchdog
 from common.tests.support.pgbouncer import PgBouncer
 from vancelian import database_engine
 from vancelian.database_pooler import TRANSACTION, configure_for_pooler
@@ -42,6 +43,8 @@ THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER") == "1"
 NOT_THROUGH_PGBOUNCER: dict[str, str] = {}
 _SESSION_BOUNCER = pytest.StashKey[PgBouncer]()
 _SERVER_ADDRESS = pytest.StashKey[dict]()
+# The share of a test's timeout after which the watchdog prints the server's activity.
+WATCHDOG_SHARE = 0.8
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -60,6 +63,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item.nodeid not in NOT_THROUGH_PGBOUNCER]
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        return float(marker.args[0])
+    return float(item.config.getoption("timeout", None) or item.config.getini("timeout") or 0)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A test near its timeout prints its database server's activity (common/tests/support/watchdog.py)."""
+    seconds = _timeout_of(item) * WATCHDOG_SHARE
+    if seconds <= 0:
+        return (yield)
+    config = item.config
+
+    def server() -> dict[str, Any]:
+        database = settings.DATABASES["default"]
+        return {**database, **(config.stash.get(_SERVER_ADDRESS, None) or _address(database))}
+
+    timer = watchdog.start(item.nodeid, seconds, server)
+    try:
+        return (yield)
+    finally:
+        timer.cancel()
 
 
 class AxesAwareClient(Client):

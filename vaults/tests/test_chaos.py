@@ -80,10 +80,14 @@ def test_the_day_finishes_by_itself(stack, fault):
     assert pending(stack) == LOTS
     if kind == "idle":
         stack.set_server("idle_session_timeout", "2s")
-    stack.schedule_now()
     try:
-        stack.start_services()
+        # As at 00:05: beat has been up for long, and the catch-up's first checks come after
+        # the scheduled run started (else, the schedule's time long past, a catch-up run could
+        # be first and the fault would not hit the scheduled run).
+        stack.start_worker()
         stack.send_scheduled_release()
+        wait_for(lambda: runs(stack), timeout=120, what="the scheduled run to start")
+        stack.start_beat()
         first = wait_for(
             lambda: next((run for run in runs(stack) if run[3] >= LOTS // 10), None),
             timeout=120,

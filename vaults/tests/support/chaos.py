@@ -25,7 +25,7 @@ from celery import Celery
 
 from common import embedded_postgres
 from common.tests.support.pgbouncer import PgBouncer
-from vaults.services.schedule import SCHEDULE_NAME, TASK_NAME
+from vaults.services.schedule import TASK_NAME
 from vaults.tests.support.production import env_example, strong_secret_key
 from vaults.tests.support.stack import ROOT, local_argv, service_command, stop
 
@@ -148,21 +148,10 @@ class ChaosStack:
             direct=True,
         )
 
-    def schedule_now(self) -> None:
-        """The daily schedule's time set to this minute (by the database's clock), as at 00:05
-        in production: the scheduled run is the one at work, and the catch-up only steps in
-        when it dies."""
-        with self.direct(autocommit=True) as conn:
-            conn.execute(
-                "UPDATE django_celery_beat_crontabschedule c SET minute = extract(minute FROM n)::int::text, "
-                "hour = extract(hour FROM n)::int::text "
-                "FROM django_celery_beat_periodictask t, (SELECT now() AT TIME ZONE 'UTC' AS n) clock "
-                "WHERE t.name = %s AND t.crontab_id = c.id",
-                [SCHEDULE_NAME],
-            )
-
-    def start_services(self) -> None:
+    def start_worker(self) -> None:
         self.worker = self._spawn("worker")
+
+    def start_beat(self) -> None:
         self.beat = self._spawn("beat")
 
     def stop_services(self) -> None:
