@@ -18,13 +18,13 @@ import statistics
 import subprocess
 import sys
 
-from benchmarks.release_benchmark import ROOT, copy_database, seed_maturing_today, setup_django, sql, url_of
+from benchmarks.release_benchmark import ROOT, copy_database, seed_maturing_today, settle, setup_django, sql, url_of
 
 
 def release(seed_db: str, as_of, *, setting: str, value: str, workers: int) -> dict:
     database = "bench_chunks_run"
     copy_database(seed_db, database)
-    sql("CHECKPOINT", "postgres")  # the copy's writes are not charged to the run
+    settle()  # the copy's writes are not charged to the run
     out = subprocess.run(
         [
             sys.executable,

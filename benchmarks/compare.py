@@ -21,7 +21,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from benchmarks.release_benchmark import ROOT, copy_database, setup_django, sql, url_of
+from benchmarks.release_benchmark import ROOT, copy_database, settle, setup_django, sql, url_of
 
 SEED = """
 import sys
@@ -63,7 +63,7 @@ def release(name: str, tree: Path, seed_db: str, as_of: date, workers: int) -> f
     """One real release of every lot of `seed_db` maturing on as_of, on a fresh copy; lots/s."""
     database = "bench_run"
     copy_database(seed_db, database)
-    sql("CHECKPOINT", "postgres")  # the copy's writes are not charged to the run
+    settle()  # the copy's writes are not charged to the run
     result = json.loads(
         run(
             [

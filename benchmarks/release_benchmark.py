@@ -108,6 +108,7 @@ def url_of(database: str) -> str:
 
 
 def run_phase(name: str, as_of: date, *, database: str, workers: int) -> dict:
+    settle()
     command = [sys.executable, "-m", "benchmarks.release_benchmark", "--phase", name, "--as-of", as_of.isoformat()]
     out = subprocess.run(
         [*command, "--workers", str(workers)],
@@ -135,6 +136,14 @@ def copy_database(source: str, target: str) -> None:
     connections.close_all()  # CREATE DATABASE ... TEMPLATE needs the source idle
     sql(f'DROP DATABASE IF EXISTS "{target}"', "postgres")
     sql(f'CREATE DATABASE "{target}" TEMPLATE "{source}" STRATEGY file_copy', "postgres")
+
+
+def settle() -> None:
+    """What the server and the copies left dirty (the previous phase's buffers, a copy's files in
+    the OS cache) written back now, not during the next measured phase: otherwise a phase pays
+    for the one before it, or a bigger database for its own copy."""
+    sql("CHECKPOINT", "postgres")
+    os.sync()
 
 
 def seed_released_history(history: int, lots_per_user: int) -> dict:
