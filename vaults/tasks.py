@@ -1,5 +1,5 @@
 """Celery tasks of the vaults app. Beat sends `release_avenir_vesting` from the daily
-database schedule and `catch_up_avenir_vesting` every minute (django-celery-beat, see
+database schedule and `catch_up_avenir_vesting` every 30 seconds (django-celery-beat, see
 vaults/services/schedule.py); the admin sends `release_selected_avenir_lots` for a
 selection too large for a web request.
 
@@ -146,7 +146,7 @@ def release_selected_avenir_lots(self, currency: Any, lot_ids: Any, actor: Any) 
 
 @shared_task(bind=True, name=CATCH_UP_TASK_NAME, acks_late=True, ignore_result=True)
 def catch_up_avenir_vesting(self, currency: Any = "AED", **unknown: Any) -> dict:
-    """Every minute: finish the day's release if it is due and nobody is finishing it
+    """Every 30 seconds: finish the day's release if it is due and nobody is finishing it
     (vaults/services/release/catch_up.py). A check with nothing to do records nothing."""
     task_id = self.request.id or ""
     with structlog.contextvars.bound_contextvars(task_id=task_id, task=self.name):
@@ -160,7 +160,7 @@ def catch_up_avenir_vesting(self, currency: Any = "AED", **unknown: Any) -> dict
         except LeaseLost as exc:  # it was frozen past its lease: the run that took over finishes the day
             log.warning("release task stopped: another run took over", error=str(exc))
             return {"action": "taken_over", "error": str(exc), "exit_code": 0}
-        except Exception as exc:  # the next check, a minute later, tries again
+        except Exception as exc:  # the next check, 30 s later, tries again
             log.error("catch-up check failed", error=describe(exc))
             raise
         if checked.summary is None:

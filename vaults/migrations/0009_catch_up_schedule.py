@@ -1,4 +1,4 @@
-"""Creates the catch-up PeriodicTask (django-celery-beat): every minute, kwargs
+"""Creates the catch-up PeriodicTask (django-celery-beat): every 30 seconds, kwargs
 {"currency": "AED"}. Only when missing; `manage.py setup_avenir_schedule` does the same on
 every deploy."""
 

@@ -125,7 +125,7 @@ class ScheduleHealth:
     currency: str
     next_run_at: datetime | None  # None when missing or disabled
     last_dispatched_at: datetime | None  # beat's last dispatch, as beat last saved it
-    catch_up_enabled: bool  # the every-minute catch-up exists and is enabled
+    catch_up_enabled: bool  # the catch-up (every 30 s) exists and is enabled
     last_good: RunInfo | None  # the last finished full run: SUCCEEDED or COMPLETED_WITH_ERRORS
     last_run: RunInfo | None
     required_day: date  # yesterday's UTC date: a good run must cover it

@@ -1,4 +1,4 @@
-"""The every-minute catch-up: it finishes a due day that no live run is finishing, and
+"""The catch-up (every 30 seconds): it finishes a due day that no live run is finishing, and
 otherwise does nothing and records nothing."""
 
 from datetime import UTC, datetime, time, timedelta
@@ -93,7 +93,7 @@ def test_before_the_scheduled_time_and_its_grace_nothing_is_done(avenir, setting
     assert checked.action == RELEASED and checked.summary.executed_count == 1
 
 
-def test_lots_a_finished_run_failed_are_not_retried_every_minute(avenir):
+def test_lots_a_finished_run_failed_are_not_retried_by_the_catch_up(avenir):
     today = utc_today()
     DepositFactory(release_day=today)
     short = DepositFactory(release_day=today)

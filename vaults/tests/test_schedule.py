@@ -13,7 +13,13 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTasks
 
 from vancelian.celery import app as celery_app
-from vaults.services.schedule import SCHEDULE_NAME, TASK_NAME, ensure_avenir_schedule
+from vaults.services.schedule import (
+    CATCH_UP_NAME,
+    CATCH_UP_TASK_NAME,
+    SCHEDULE_NAME,
+    TASK_NAME,
+    ensure_avenir_schedule,
+)
 
 MIGRATION = "0003_avenir_schedule"
 
@@ -60,6 +66,18 @@ def test_migrate_created_the_daily_schedule():
     assert PeriodicTasks.last_change() is not None  # beat is told to (re)load
     # The schedule lives only in the database.
     assert all(entry["task"] != TASK_NAME for entry in (celery_app.conf.beat_schedule or {}).values())
+
+
+@pytest.mark.django_db
+def test_migrate_created_the_catch_up_every_30_seconds_with_messages_that_expire():
+    """Half the lease: a dead run's day resumes within 30 s of its lease expiring; a stopped
+    worker finds no backlog of checks."""
+    task = PeriodicTask.objects.select_related("interval").get(name=CATCH_UP_NAME)
+    assert task.task == CATCH_UP_TASK_NAME and task.enabled
+    assert (task.interval.every, task.interval.period) == (30, "seconds")
+    assert task.expire_seconds == 30
+    assert json.loads(task.kwargs) == {"currency": "AED"}
+    assert task.crontab is None and task.solar is None and task.clocked is None
 
 
 @pytest.mark.django_db

@@ -1,13 +1,13 @@
 """The catch-up: the day's release finishes by itself, without the broker redelivering
 anything and without a human.
 
-Beat sends the catch-up task every minute (its own PeriodicTask). Each check reads a few
+Beat sends the catch-up task every 30 seconds (its own PeriodicTask). Each check reads a few
 index entries and, most of the time, does nothing and records nothing. It starts a run
 (trigger `catch_up`) only when all of these hold:
 - the daily schedule is enabled (disabling it stops the catch-up too);
 - lots matured on or before today are still pending;
 - no full run for today has finished (SUCCEEDED or COMPLETED_WITH_ERRORS): lots a finished
-  run failed are for an operator to look at, not for a retry every minute;
+  run failed are for an operator to look at, not for a retry every 30 seconds;
 - the day is due: a run for today has already started, or today's scheduled time has
   passed by more than a lease (the daily run had every chance to take its lease first);
 - no live run holds today's lease (a live run renews it every heartbeat; a dead one's

@@ -4,7 +4,7 @@ A run renews its lease with every chunk, but a chunk can take long (a lock wait,
 statement, a reconnect) and the calling thread of several writers only waits. So a
 thread renews the lease every AVENIR_RELEASE_HEARTBEAT_SECONDS whatever the chunks do,
 and the lease can be short (AVENIR_RELEASE_LEASE_SECONDS, about a minute): a run whose
-process died is taken over within a minute, and a live run never is.
+process died loses its lease within a minute, and a live run never does.
 
 Each beat opens a connection, renews, and closes it: no connection of the keeper sits
 idle (idle_session_timeout, a pooler's idle timeouts), and a restarted server or pooler
