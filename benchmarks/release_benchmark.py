@@ -214,8 +214,8 @@ def main(lots: int, history: int, lots_per_user: int) -> None:
     sql("VACUUM ANALYZE", main_db)
     results.append(run_phase("dry", today, database=main_db, workers=1))
     # Each copy made right before its run, engine and reference alternating: every run starts
-    # with its database as freshly in the OS cache as the others' (copied all first, the first
-    # copies of a large history were partly evicted by the last ones, at the engine's expense).
+    # with its database as fresh in the OS cache as the others' (with every copy made first, the
+    # earliest ones, the engine's, could be partly evicted by the later ones).
     copies = {(kind, workers): f"{main_db}_{kind}_{workers}" for workers in (1, 2) for kind in ("real", "reference")}
     measured = {}
     for (kind, workers), database in copies.items():
