@@ -173,9 +173,12 @@ class ChaosStack:
         self.worker = self._spawn("worker")
 
     def send_scheduled_release(self) -> None:
-        """The message beat sends at 00:05 UTC: the scheduled task, kwargs only."""
+        """The message beat sends at 00:05 UTC: the scheduled task, kwargs only. On this stack's
+        Redis through an explicit connection: Celery prefers a CELERY_BROKER_URL in the
+        environment (scripts/test.sh exports its own) to the app's configured broker."""
         app = Celery(broker=self.redis.url)
-        app.send_task(TASK_NAME, kwargs={"currency": "AED"})
+        with app.connection_for_write(self.redis.url) as connection:
+            app.send_task(TASK_NAME, kwargs={"currency": "AED"}, connection=connection)
         app.close()
 
     # --- access -----------------------------------------------------------------------------
