@@ -19,7 +19,6 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -31,6 +30,7 @@ from psycopg import sql
 from common import embedded_postgres
 from common.tests.support import watchdog
 from common.tests.support.pgbouncer import PgBouncer
+from common.tests.support.server import connect as server_connection
 from vancelian import database_engine
 from vancelian.database_pooler import TRANSACTION, configure_for_pooler
 from vaults.models import AVENIR_CODE, Vault
@@ -136,15 +136,7 @@ def _address(database: dict[str, Any]) -> dict[str, Any]:
 
 def _drop_database_directly(server: dict[str, Any], name: str) -> None:
     """On the server itself, not through PgBouncer: FORCE closes what PgBouncer left behind."""
-    with psycopg.connect(
-        host=server["HOST"],
-        port=server.get("PORT") or None,
-        user=server.get("USER") or None,
-        password=server.get("PASSWORD") or None,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=10,
-    ) as conn:
+    with server_connection(server, dbname="postgres", autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

@@ -2,27 +2,16 @@
 
 import threading
 
-import psycopg
 import pytest
 
 from common.tests.support import watchdog
+from common.tests.support.server import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _connect(server: dict) -> psycopg.Connection:
-    return psycopg.connect(
-        host=server.get("HOST") or None,
-        port=server.get("PORT") or None,
-        user=server.get("USER") or None,
-        password=server.get("PASSWORD") or None,
-        dbname=server["NAME"],
-        autocommit=True,
-    )
-
-
 def test_the_picture_shows_who_waits_on_whom(database_server):
-    with _connect(database_server) as holder, _connect(database_server) as waiter:
+    with connect(database_server, autocommit=True) as holder, connect(database_server, autocommit=True) as waiter:
         holder.execute("CREATE TABLE IF NOT EXISTS watchdog_probe (id int)")
         holder.execute("BEGIN")
         holder.execute("LOCK TABLE watchdog_probe IN ACCESS EXCLUSIVE MODE")

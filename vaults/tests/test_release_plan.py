@@ -17,13 +17,20 @@ from django.db import connection
 
 from vaults.services.release.context import RunContext
 from vaults.services.release.statements import base_params, chunk_sql, claim_sql
-from vaults.tests.support.plans import INDEX_READS, explain, scans, unkeyed_index_reads
+from vaults.tests.support.plans import (
+    INDEX_READS,
+    TABLES,
+    create_shadow_tables,
+    explain,
+    index_and_analyze,
+    scans,
+    unkeyed_index_reads,
+)
 
 # A small customer base and a large one: the plan must not change with the size.
 CUSTOMER_BASES = (25_000, int(os.environ.get("PLAN_GUARD_CUSTOMERS", "2000000")))
 CHUNK = 1000
 STALE_STATISTICS_CUSTOMERS = 200_000
-TABLES = ("ledger_accounts", "operations", "wallet_locks", "vault_vesting_lots", "ledger_entries")
 
 
 def build_customer_base(cursor, vault, today, customers: int, *, locks_when_analyzed: str = "ACTIVE") -> None:
@@ -31,10 +38,7 @@ def build_customer_base(cursor, vault, today, customers: int, *, locks_when_anal
     test's transaction ends. Their locks are ACTIVE; the statistics are taken while their
     status is `locks_when_analyzed`."""
     schema = f"plan_guard_{customers}_{locks_when_analyzed.lower()}"
-    cursor.execute(f"CREATE SCHEMA {schema}")
-    for table in TABLES:
-        cursor.execute(f"CREATE UNLOGGED TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)")
-    cursor.execute(f"SET LOCAL search_path = {schema}, public")
+    create_shadow_tables(cursor, schema)
     params = {"n": customers, "chunk": CHUNK, "vault": vault.pk, "today": today, "status": locks_when_analyzed}
     cursor.execute(
         "INSERT INTO ledger_accounts (id, owner_id, currency, kind, balance, created_at) "
@@ -64,14 +68,7 @@ def build_customer_base(cursor, vault, today, customers: int, *, locks_when_anal
         "'VESTED', md5('deposit' || u)::uuid, now() FROM generate_series(1, %(n)s) u",
         params,
     )
-    # The same indexes as the real tables, built once the rows are in (much faster than row by row).
-    cursor.execute(
-        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)", [list(TABLES)]
-    )
-    for (definition,) in cursor.fetchall():
-        cursor.execute(definition.replace(" ON public.", f" ON {schema}."))
-    for table in TABLES:
-        cursor.execute(f"ANALYZE {schema}.{table}")
+    index_and_analyze(cursor, schema)
     cursor.execute("UPDATE wallet_locks SET status = 'ACTIVE', released_at = NULL WHERE status <> 'ACTIVE'")
 
 

@@ -19,23 +19,25 @@ from django.db import connection
 from vaults.models import ReversalScope
 from vaults.services.reversal.context import ReversalContext, Scope
 from vaults.services.reversal.statements import FIRST_ID, LAST_ID, base_params, chunk_sql, claim_sql
-from vaults.tests.support.plans import INDEX_READS, explain, scans, unkeyed_index_reads
+from vaults.tests.support.plans import (
+    INDEX_READS,
+    TABLES,
+    create_shadow_tables,
+    explain,
+    index_and_analyze,
+    scans,
+    unkeyed_index_reads,
+)
 
 CUSTOMERS = 200_000
 CHUNK = 1000
-TABLES = ("ledger_accounts", "operations", "wallet_locks", "vault_vesting_lots", "ledger_entries")
 
 
 def build_released_base(cursor, vault, today) -> None:
     """CUSTOMERS customers whose lot was released today (a release operation, the lock
     closed), analyzed; then the locks of all but the first CHUNK made ACTIVE again, as a
     reversal does, without new statistics."""
-    cursor.execute("CREATE SCHEMA reversal_plan_guard")
-    for table in TABLES:
-        cursor.execute(
-            f"CREATE UNLOGGED TABLE reversal_plan_guard.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)"
-        )
-    cursor.execute("SET LOCAL search_path = reversal_plan_guard, public")
+    create_shadow_tables(cursor, "reversal_plan_guard")
     params = {"n": CUSTOMERS, "chunk": CHUNK, "vault": vault.pk, "today": today}
     cursor.execute(
         "INSERT INTO ledger_accounts (id, owner_id, currency, kind, balance, created_at) "
@@ -69,13 +71,7 @@ def build_released_base(cursor, vault, today) -> None:
         "FROM generate_series(1, %(n)s) u",
         params,
     )
-    cursor.execute(
-        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)", [list(TABLES)]
-    )
-    for (definition,) in cursor.fetchall():
-        cursor.execute(definition.replace(" ON public.", " ON reversal_plan_guard."))
-    for table in TABLES:
-        cursor.execute(f"ANALYZE reversal_plan_guard.{table}")
+    index_and_analyze(cursor, "reversal_plan_guard")
     cursor.execute(
         "UPDATE wallet_locks SET status = 'ACTIVE', released_at = NULL, release_operation_id = NULL "
         "WHERE user_id > %(chunk)s",

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
+from common.tests.support.server import connect
 
 # Server sessions other than the watchdog's own, longest-running first.
 ACTIVITY_SQL = """
@@ -33,15 +33,7 @@ SELECT w.pid, w.locktype, w.mode, w.relation, h.pid AS holder, h.mode AS held
 
 
 def server_activity(server: dict[str, Any]) -> str:
-    with psycopg.connect(
-        host=server.get("HOST") or None,
-        port=server.get("PORT") or None,
-        user=server.get("USER") or None,
-        password=server.get("PASSWORD") or None,
-        dbname="postgres",
-        autocommit=True,
-        connect_timeout=10,
-    ) as conn:
+    with connect(server, dbname="postgres", autocommit=True) as conn:
         lines = ["sessions (pid, db, app, state, wait type, wait, blocked by, xact s, query s, query):"]
         lines += [f"  {row}" for row in conn.execute(ACTIVITY_SQL)]
         lines.append("locks waited for (pid, type, mode, relation oid, holder, held):")

@@ -1,8 +1,12 @@
 """Reading PostgreSQL's plans (EXPLAIN (FORMAT JSON)) in tests: which tables a statement
-reads, and how."""
+reads, and how; and the shadow schema those tests fill with a large customer base (the same
+tables, constraints and indexes, first on the search_path until the test's transaction ends,
+so the rollback removes them)."""
 
 from collections.abc import Iterator
 
+# The tables a release or a reversal chunk reads and writes.
+TABLES = ("ledger_accounts", "operations", "wallet_locks", "vault_vesting_lots", "ledger_entries")
 # A bitmap heap scan reads the rows its bitmap index scan found.
 INDEX_READS = frozenset({"Index Scan", "Index Only Scan", "Bitmap Heap Scan"})
 
@@ -34,3 +38,23 @@ def unkeyed_index_reads(nodes: list[dict], tables) -> set[tuple[str, str]]:
         and node.get("Relation Name", tables[0]) in tables
         and "Index Cond" not in node
     }
+
+
+def create_shadow_tables(cursor, schema: str) -> None:
+    """TABLES in `schema`, unlogged, with public's columns and constraints but no index yet
+    (filled first, indexed after: much faster), first on the search_path."""
+    cursor.execute(f"CREATE SCHEMA {schema}")
+    for table in TABLES:
+        cursor.execute(f"CREATE UNLOGGED TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)")
+    cursor.execute(f"SET LOCAL search_path = {schema}, public")
+
+
+def index_and_analyze(cursor, schema: str) -> None:
+    """public's indexes of TABLES built on `schema`'s filled copies, then their statistics taken."""
+    cursor.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)", [list(TABLES)]
+    )
+    for (definition,) in cursor.fetchall():
+        cursor.execute(definition.replace(" ON public.", f" ON {schema}."))
+    for table in TABLES:
+        cursor.execute(f"ANALYZE {schema}.{table}")
